@@ -1,0 +1,222 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Well-known names shared by the generator, the controller and the catalog.
+const (
+	// GPUResource is the extended resource that NVIDIA's device plugin advertises.
+	GPUResource = "nvidia.com/gpu"
+	// GPUProductLabel names the GPU model of a node (set by GPU feature discovery).
+	GPUProductLabel = "nvidia.com/gpu.product"
+	// GPUCountLabel is the number of GPUs of a node.
+	GPUCountLabel = "nvidia.com/gpu.count"
+	// GPUMemoryLabel is the memory of one GPU in MiB.
+	GPUMemoryLabel = "nvidia.com/gpu.memory"
+	// GPUTaintKey is the taint key GPU nodes carry so that only GPU workloads land there.
+	GPUTaintKey = "nvidia.com/gpu"
+
+	// LabLabel is set on every object the controller makes for a lab; its value is the lab's name.
+	LabLabel = "labkit.dev/lab"
+	// OwnerLabel carries spec.owner on the lab's children, for selection by person.
+	OwnerLabel = "labkit.dev/owner"
+
+	// MaxGPUCount is the largest number of GPUs one lab may ask for (one node's worth).
+	MaxGPUCount = 16
+)
+
+// JupyterLabSpec is what a person asked for.
+// +kubebuilder:validation:XValidation:rule="!has(self.gpu) || self.gpu.count == 0 || size(self.gpu.product) > 0",message="gpu.product is required when gpu.count is greater than 0, e.g. NVIDIA-A100-SXM4-40GB"
+type JupyterLabSpec struct {
+	// Owner is the person the lab belongs to, as a DNS-1123 label (e.g. "ada"). It cannot be changed.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="owner is immutable"
+	Owner string `json:"owner"`
+
+	// Image is the JupyterLab container image, e.g. quay.io/jupyter/minimal-notebook:python-3.11.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image"`
+
+	// Resources are the CPU and memory the lab gets (requests and limits alike).
+	Resources LabResources `json:"resources"`
+
+	// GPU asks for GPUs of one model. Absent or count 0 means a CPU-only lab.
+	// +optional
+	GPU *GPURequest `json:"gpu,omitempty"`
+
+	// Storage is the lab's persistent volume, mounted at /home/jovyan/work.
+	Storage StorageSpec `json:"storage"`
+
+	// Auth says how people log in to the lab.
+	Auth AuthSpec `json:"auth"`
+
+	// ImagePullSecret names a Secret in the lab's namespace used to pull Image.
+	// +optional
+	ImagePullSecret string `json:"imagePullSecret,omitempty"`
+}
+
+// LabResources are CPU and memory for the lab's container.
+type LabResources struct {
+	// CPU in cores, e.g. "8" or "500m".
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="cpu must be greater than 0, e.g. \"8\" or \"500m\""
+	CPU resource.Quantity `json:"cpu"`
+	// Memory, e.g. "32Gi".
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="memory must be greater than 0, e.g. \"32Gi\""
+	Memory resource.Quantity `json:"memory"`
+}
+
+// GPURequest is a number of GPUs of one model.
+type GPURequest struct {
+	// Product is the GPU model exactly as in the node label nvidia.com/gpu.product,
+	// e.g. NVIDIA-A100-SXM4-40GB.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`
+	Product string `json:"product,omitempty"`
+	// Count is the number of GPUs, 0 to 16.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16
+	Count int32 `json:"count"`
+}
+
+// StorageSpec is the lab's persistent volume.
+type StorageSpec struct {
+	// Size of the volume, e.g. "100Gi". It may grow but never shrink.
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage size must be greater than 0, e.g. \"100Gi\""
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="storage size may grow but not shrink"
+	Size resource.Quantity `json:"size"`
+	// StorageClassName is the storage class of the volume; empty means the cluster's default.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storageClassName is immutable"
+	StorageClassName string `json:"storageClassName,omitempty"`
+}
+
+// AuthSpec holds exactly one way to log in. It never holds a plaintext password.
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.passwordHash)",message="auth needs exactly one of secretRef (a Secret holding a token) or passwordHash (an argon2 hash)"
+type AuthSpec struct {
+	// PasswordHash is a Jupyter Server password hash made with argon2, as printed by
+	// jupyter_server.auth.passwd() or `labctl create --password-stdin`:
+	// argon2:$argon2id$v=19$m=10240,t=10,p=8$<salt>$<hash>.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^argon2:\$argon2(id|i|d)\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$`
+	PasswordHash string `json:"passwordHash,omitempty"`
+	// SecretRef points at a key of a Secret in the lab's namespace whose value is the Jupyter token.
+	// +optional
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+}
+
+// SecretKeyRef is a key of a Secret in the same namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the Secret; defaults to "token".
+	// +optional
+	// +kubebuilder:default=token
+	Key string `json:"key,omitempty"`
+}
+
+// Phase is a one-word summary of a lab's state.
+// +kubebuilder:validation:Enum=Pending;Unschedulable;Starting;Ready;Failed
+type Phase string
+
+// Phases of a lab.
+const (
+	PhasePending       Phase = "Pending"
+	PhaseUnschedulable Phase = "Unschedulable"
+	PhaseStarting      Phase = "Starting"
+	PhaseReady         Phase = "Ready"
+	PhaseFailed        Phase = "Failed"
+)
+
+// Condition types of a lab.
+const (
+	// ConditionReady is True when the lab's Jupyter server answers its readiness probe.
+	ConditionReady = "Ready"
+	// ConditionScheduled is True when the lab's pod is bound to a node.
+	ConditionScheduled = "Scheduled"
+	// ConditionStorageReady is True when the lab's volume is bound.
+	ConditionStorageReady = "StorageReady"
+)
+
+// Condition reasons.
+const (
+	ReasonPodReady          = "PodReady"
+	ReasonPodNotReady       = "PodNotReady"
+	ReasonNoPod             = "NoPod"
+	ReasonScheduled         = "Scheduled"
+	ReasonUnschedulable     = "Unschedulable"
+	ReasonSchedulingPending = "SchedulingPending"
+	ReasonVolumeBound       = "VolumeBound"
+	ReasonVolumePending     = "VolumePending"
+	ReasonVolumeResizing    = "VolumeResizing"
+	ReasonVolumeLost        = "VolumeLost"
+	ReasonReconcileError    = "ReconcileError"
+)
+
+// JupyterLabStatus is what the controller observed.
+type JupyterLabStatus struct {
+	// Phase summarises the conditions.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// Conditions: Ready, Scheduled, StorageReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// NodeName is the node the lab's pod runs on.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// URL is the in-cluster address of the lab's Jupyter server.
+	// +optional
+	URL string `json:"url,omitempty"`
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// JupyterLab is one person's JupyterLab server with its CPU, memory, GPUs and volume.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=jl,categories=labkit
+// +kubebuilder:printcolumn:name="Owner",type=string,JSONPath=`.spec.owner`
+// +kubebuilder:printcolumn:name="GPU",type=string,JSONPath=`.spec.gpu.product`
+// +kubebuilder:printcolumn:name="GPUs",type=integer,JSONPath=`.spec.gpu.count`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.nodeName`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters (the lab's children add suffixes)"
+type JupyterLab struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JupyterLabSpec   `json:"spec"`
+	Status JupyterLabStatus `json:"status,omitempty"`
+}
+
+// JupyterLabList is a list of JupyterLab.
+// +kubebuilder:object:root=true
+type JupyterLabList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []JupyterLab `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&JupyterLab{}, &JupyterLabList{})
+}
+
+// GPUCount is the number of GPUs the lab asks for; 0 for a CPU-only lab.
+func (l *JupyterLab) GPUCount() int32 {
+	if l.Spec.GPU == nil {
+		return 0
+	}
+	return l.Spec.GPU.Count
+}

@@ -1,0 +1,2 @@
+// Package manifests holds the labkit install manifests (CRD, RBAC, controller Deployment) and renders them.
+package manifests
