@@ -1,0 +1,101 @@
+package labkitcontroller
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/controller"
+)
+
+type flagpole struct {
+	metricsAddr    string
+	probeAddr      string
+	leaderElect    bool
+	leaderElectNS  string
+	concurrency    int
+	kubeAPIQPS     float32
+	kubeAPIBurst   int
+	zapDevelopment bool
+}
+
+// NewCommand returns the labkit-controller command.
+func NewCommand() *cobra.Command {
+	flags := &flagpole{}
+	zapOpts := &zap.Options{}
+	cmd := &cobra.Command{
+		Use:           "labkit-controller",
+		Short:         "Reconciles JupyterLab resources into the workloads that run them",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
+			return run(cmd, flags)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&flags.metricsAddr, "metrics-bind-address", "0", "address the metrics endpoint binds to, e.g. :8080; 0 disables it")
+	f.StringVar(&flags.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
+	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
+	f.StringVar(&flags.leaderElectNS, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 4, "how many labs are reconciled at once")
+	f.Float32Var(&flags.kubeAPIQPS, "kube-api-qps", 50, "steady requests per second to the API server")
+	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
+	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	zapOpts.BindFlags(goFlags)
+	f.AddGoFlagSet(goFlags)
+	return cmd
+}
+
+func run(cmd *cobra.Command, flags *flagpole) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = flags.kubeAPIQPS, flags.kubeAPIBurst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   controller.CacheOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
+		HealthProbeBindAddress:  flags.probeAddr,
+		LeaderElection:          flags.leaderElect,
+		LeaderElectionID:        "labkit-controller.labkit.dev",
+		LeaderElectionNamespace: flags.leaderElectNS,
+		// The process exits right after the manager stops, so the lease can be handed over at once.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	r := &controller.JupyterLabReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   scheme,
+		Recorder: mgr.GetEventRecorder("labkit-controller"),
+	}
+	if err := r.SetupWithManager(mgr, controller.WithMaxConcurrentReconciles(flags.concurrency)); err != nil {
+		return fmt.Errorf("set up controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(cmd.Context())
+}

@@ -1,0 +1,2 @@
+// Package labkitcontroller is the command of the labkit controller manager.
+package labkitcontroller

@@ -1,0 +1,234 @@
+package controller
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+)
+
+// The Jupyter container's contract, as the Jupyter docker-stacks images define it.
+const (
+	// JupyterPort is the port the Jupyter server listens on.
+	JupyterPort = 8888
+	// jupyterUID and jupyterGID are the docker-stacks user jovyan and group users.
+	jupyterUID = 1000
+	jupyterGID = 100
+	// WorkDir is where the lab's volume is mounted.
+	WorkDir = "/home/jovyan/work"
+	// configFile is the Jupyter Server config the lab's Secret holds. Jupyter reads every JSON file in the
+	// jupyter_server_config.d folders of its config path, so mounting one file there adds to, and does not
+	// hide, the image's own config.
+	configFile      = "jupyter_server_config.json"
+	configMountPath = "/etc/jupyter/jupyter_server_config.d/labkit.json"
+	// tokenEnv is read by Jupyter Server as its token.
+	tokenEnv = "JUPYTER_TOKEN"
+	// configHashAnnotation restarts the pod when the server config changes.
+	configHashAnnotation = "labkit.dev/config-hash"
+	portName             = "http"
+)
+
+// Names of a lab's children.
+func deploymentName(lab *labkitv1alpha1.JupyterLab) string { return lab.Name }
+func serviceName(lab *labkitv1alpha1.JupyterLab) string    { return lab.Name }
+func pvcName(lab *labkitv1alpha1.JupyterLab) string        { return lab.Name + "-work" }
+func secretName(lab *labkitv1alpha1.JupyterLab) string     { return lab.Name + "-jupyter-config" }
+
+// URL is the in-cluster address of a lab's Jupyter server.
+func URL(lab *labkitv1alpha1.JupyterLab) string {
+	return "http://" + serviceName(lab) + "." + lab.Namespace + ".svc.cluster.local:8888"
+}
+
+// selectorLabels select a lab's pods.
+func selectorLabels(lab *labkitv1alpha1.JupyterLab) map[string]string {
+	return map[string]string{labkitv1alpha1.LabLabel: lab.Name}
+}
+
+// commonLabels go on every child of a lab.
+func commonLabels(lab *labkitv1alpha1.JupyterLab) map[string]string {
+	return map[string]string{
+		labkitv1alpha1.LabLabel:        lab.Name,
+		labkitv1alpha1.OwnerLabel:      lab.Spec.Owner,
+		"app.kubernetes.io/name":       "jupyterlab",
+		"app.kubernetes.io/instance":   lab.Name,
+		"app.kubernetes.io/managed-by": "labkit",
+	}
+}
+
+func childMeta(lab *labkitv1alpha1.JupyterLab, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: lab.Namespace, Labels: commonLabels(lab)}
+}
+
+// jupyterConfig is the Jupyter Server config for a lab. Password labs get the hash under both the
+// jupyter-server 1.x name (ServerApp.password) and the 2.x one (PasswordIdentityProvider.hashed_password);
+// token labs read their token from the environment and so have none in the config.
+func jupyterConfig(lab *labkitv1alpha1.JupyterLab) []byte {
+	server := map[string]any{
+		"ip":                  "0.0.0.0",
+		"port":                JupyterPort,
+		"open_browser":        false,
+		"allow_remote_access": true,
+		"root_dir":            "/home/jovyan",
+	}
+	cfg := map[string]any{"ServerApp": server}
+	if hash := lab.Spec.Auth.PasswordHash; hash != "" {
+		server["password"] = hash
+		server["password_required"] = true
+		server["token"] = ""
+		cfg["PasswordIdentityProvider"] = map[string]any{"hashed_password": hash, "password_required": true}
+		cfg["IdentityProvider"] = map[string]any{"token": ""}
+	}
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil { // maps of strings, bools and ints always marshal
+		panic(err)
+	}
+	return out
+}
+
+// desiredSecret holds the lab's Jupyter Server config.
+func desiredSecret(lab *labkitv1alpha1.JupyterLab) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: childMeta(lab, secretName(lab)),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{configFile: jupyterConfig(lab)},
+	}
+}
+
+// desiredPVC is the lab's volume.
+func desiredPVC(lab *labkitv1alpha1.JupyterLab) *corev1.PersistentVolumeClaim {
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: childMeta(lab, pvcName(lab)),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceStorage: lab.Spec.Storage.Size},
+			},
+		},
+	}
+	if sc := lab.Spec.Storage.StorageClassName; sc != "" {
+		pvc.Spec.StorageClassName = ptr.To(sc)
+	}
+	return pvc
+}
+
+// desiredService exposes the lab's Jupyter server inside the cluster.
+func desiredService(lab *labkitv1alpha1.JupyterLab) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: childMeta(lab, serviceName(lab)),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(lab),
+			Ports: []corev1.ServicePort{{
+				Name:       portName,
+				Port:       JupyterPort,
+				TargetPort: intstr.FromString(portName),
+				Protocol:   corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+// desiredDeployment runs the lab's Jupyter server: one replica, replaced (not rolled) so that the
+// ReadWriteOnce volume and the GPUs are never claimed twice.
+func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
+	resources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    lab.Spec.Resources.CPU,
+			corev1.ResourceMemory: lab.Spec.Resources.Memory,
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceCPU:    lab.Spec.Resources.CPU,
+			corev1.ResourceMemory: lab.Spec.Resources.Memory,
+		},
+	}
+	pod := corev1.PodSpec{
+		EnableServiceLinks:           ptr.To(false),
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			RunAsUser:      ptr.To[int64](jupyterUID),
+			RunAsGroup:     ptr.To[int64](jupyterGID),
+			FSGroup:        ptr.To[int64](jupyterGID),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:      "jupyter",
+			Image:     lab.Spec.Image,
+			Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: JupyterPort, Protocol: corev1.ProtocolTCP}},
+			Resources: resources,
+			ReadinessProbe: &corev1.Probe{
+				// /api answers without credentials with the server's version.
+				ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/api", Port: intstr.FromString(portName)}},
+				PeriodSeconds:    2,
+				FailureThreshold: 3,
+			},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "work", MountPath: WorkDir},
+				{Name: "config", MountPath: configMountPath, SubPath: configFile, ReadOnly: true},
+			},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+		}},
+		Volumes: []corev1.Volume{
+			{Name: "work", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvcName(lab)},
+			}},
+			{Name: "config", VolumeSource: corev1.VolumeSource{
+				Secret: &corev1.SecretVolumeSource{SecretName: secretName(lab)},
+			}},
+		},
+	}
+	if ref := lab.Spec.Auth.SecretRef; ref != nil {
+		key := ref.Key
+		if key == "" {
+			key = "token"
+		}
+		pod.Containers[0].Env = append(pod.Containers[0].Env, corev1.EnvVar{
+			Name: tokenEnv,
+			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
+				Key:                  key,
+			}},
+		})
+	}
+	if gpus := lab.GPUCount(); gpus > 0 {
+		q := *resource.NewQuantity(int64(gpus), resource.DecimalSI)
+		pod.Containers[0].Resources.Limits[labkitv1alpha1.GPUResource] = q
+		pod.Containers[0].Resources.Requests[labkitv1alpha1.GPUResource] = q
+		pod.NodeSelector = map[string]string{labkitv1alpha1.GPUProductLabel: lab.Spec.GPU.Product}
+		pod.Tolerations = []corev1.Toleration{{
+			Key:      labkitv1alpha1.GPUTaintKey,
+			Operator: corev1.TolerationOpExists,
+			Effect:   corev1.TaintEffectNoSchedule,
+		}}
+	}
+	if lab.Spec.ImagePullSecret != "" {
+		pod.ImagePullSecrets = []corev1.LocalObjectReference{{Name: lab.Spec.ImagePullSecret}}
+	}
+	sum := sha256.Sum256(jupyterConfig(lab))
+	return &appsv1.Deployment{
+		ObjectMeta: childMeta(lab, deploymentName(lab)),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(lab)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      commonLabels(lab),
+					Annotations: map[string]string{configHashAnnotation: hex.EncodeToString(sum[:8])},
+				},
+				Spec: pod,
+			},
+		},
+	}
+}

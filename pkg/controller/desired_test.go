@@ -1,0 +1,112 @@
+package controller
+
+import (
+	"encoding/json"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+)
+
+func TestDesiredDeploymentPlacesTheLab(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		gpus           int32
+		wantSelector   map[string]string
+		wantGPU        int64
+		wantToleration bool
+	}{
+		{name: "a GPU lab asks for its GPUs on nodes of its model", gpus: 2,
+			wantSelector: map[string]string{labkitv1alpha1.GPUProductLabel: "NVIDIA-A100-SXM4-40GB"}, wantGPU: 2, wantToleration: true},
+		{name: "a CPU-only lab asks for no GPU and tolerates no GPU taint", gpus: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pod := desiredDeployment(newLab("ns", "lab", tt.gpus)).Spec.Template.Spec
+			c := pod.Containers[0]
+			gpu, has := c.Resources.Limits[labkitv1alpha1.GPUResource]
+			if has != (tt.wantGPU > 0) || gpu.Value() != tt.wantGPU {
+				t.Errorf("gpu limit = %v (present %v), want %d", gpu.String(), has, tt.wantGPU)
+			}
+			if len(pod.NodeSelector) != len(tt.wantSelector) || pod.NodeSelector[labkitv1alpha1.GPUProductLabel] != tt.wantSelector[labkitv1alpha1.GPUProductLabel] {
+				t.Errorf("nodeSelector = %v, want %v", pod.NodeSelector, tt.wantSelector)
+			}
+			if got := len(pod.Tolerations) == 1 && pod.Tolerations[0].Key == labkitv1alpha1.GPUTaintKey && pod.Tolerations[0].Effect == corev1.TaintEffectNoSchedule; got != tt.wantToleration {
+				t.Errorf("tolerations = %+v, want GPU toleration %v", pod.Tolerations, tt.wantToleration)
+			}
+			if c.Resources.Requests.Cpu().Cmp(*c.Resources.Limits.Cpu()) != 0 || c.Resources.Requests.Memory().Cmp(*c.Resources.Limits.Memory()) != 0 {
+				t.Errorf("requests %v != limits %v", c.Resources.Requests, c.Resources.Limits)
+			}
+		})
+	}
+}
+
+func TestDesiredDeploymentMeetsTheRestrictedPodSecurityLevel(t *testing.T) {
+	t.Parallel()
+	pod := desiredDeployment(newLab("ns", "lab", 1)).Spec.Template.Spec
+	psc, sc := pod.SecurityContext, pod.Containers[0].SecurityContext
+	switch {
+	case !ptr.Deref(psc.RunAsNonRoot, false):
+		t.Error("pod may run as root")
+	case psc.FSGroup == nil:
+		t.Error("no fsGroup: the volume would not be writable by the notebook user")
+	case psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+		t.Error("seccomp profile is not RuntimeDefault")
+	case ptr.Deref(sc.AllowPrivilegeEscalation, true):
+		t.Error("privilege escalation allowed")
+	case sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL":
+		t.Errorf("capabilities = %+v, want drop ALL", sc.Capabilities)
+	}
+}
+
+func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		auth      labkitv1alpha1.AuthSpec
+		wantHash  bool
+		wantToken bool
+	}{
+		{"a password lab has the hash under both Jupyter Server versions' names", labkitv1alpha1.AuthSpec{PasswordHash: testHash}, true, false},
+		{"a token lab reads its token from a Secret through the environment", labkitv1alpha1.AuthSpec{SecretRef: &labkitv1alpha1.SecretKeyRef{Name: "tok"}}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lab := newLab("ns", "lab", 0)
+			lab.Spec.Auth = tt.auth
+			var cfg struct {
+				ServerApp                struct{ Password string }
+				PasswordIdentityProvider struct {
+					HashedPassword string `json:"hashed_password"`
+				}
+			}
+			if err := json.Unmarshal(desiredSecret(lab).Data[configFile], &cfg); err != nil {
+				t.Fatal(err)
+			}
+			gotHash := cfg.ServerApp.Password == testHash && cfg.PasswordIdentityProvider.HashedPassword == testHash
+			if gotHash != tt.wantHash {
+				t.Errorf("config has the hash in both places: %v, want %v (%+v)", gotHash, tt.wantHash, cfg)
+			}
+			env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
+			gotToken := len(env) == 1 && env[0].Name == tokenEnv && env[0].ValueFrom.SecretKeyRef.Name == "tok" && env[0].ValueFrom.SecretKeyRef.Key == "token"
+			if gotToken != tt.wantToken {
+				t.Errorf("token env = %+v, want token from secret %v", env, tt.wantToken)
+			}
+		})
+	}
+}
+
+func TestAConfigChangeRestartsThePod(t *testing.T) {
+	t.Parallel()
+	lab := newLab("ns", "lab", 0)
+	before := desiredDeployment(lab).Spec.Template.Annotations[configHashAnnotation]
+	lab.Spec.Auth.PasswordHash = "argon2:$argon2id$v=19$m=10240,t=10,p=8$b3RoZXJzYWx0$b3RoZXJoYXNo"
+	if after := desiredDeployment(lab).Spec.Template.Annotations[configHashAnnotation]; before == after {
+		t.Errorf("pod template annotation %s did not change with the password (%s)", configHashAnnotation, before)
+	}
+}

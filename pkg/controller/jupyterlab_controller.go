@@ -1,0 +1,166 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+)
+
+// JupyterLabReconciler turns a JupyterLab into a Secret (the Jupyter Server config), a PVC, a Deployment
+// and a Service, all owned by the lab, and reports what it sees in the lab's status.
+type JupyterLabReconciler struct {
+	Client client.Client
+	Scheme *runtime.Scheme
+	// Recorder, when set, receives an event for every child created or repaired.
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims;secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one lab's children to their desired state and updates the lab's status.
+func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	lab := &labkitv1alpha1.JupyterLab{}
+	if err := r.Client.Get(ctx, req.NamespacedName, lab); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !lab.DeletionTimestamp.IsZero() {
+		// The garbage collector removes the children through their owner references.
+		return reconcile.Result{}, nil
+	}
+
+	obs, err := r.ensureChildren(ctx, lab)
+	if err != nil {
+		if statusErr := r.reportError(ctx, lab, err); statusErr != nil {
+			logger.Error(statusErr, "Cannot report reconcile error in status")
+		}
+		return reconcile.Result{}, err
+	}
+	if obs.pod, err = r.newestPod(ctx, lab); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, r.writeStatus(ctx, lab, computeStatus(lab, obs))
+}
+
+// ensureChildren applies the lab's children in dependency order: the config and volume before the
+// Deployment that mounts them.
+func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (observed, error) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	children := []struct{ desired, live client.Object }{
+		{desiredSecret(lab), &corev1.Secret{}},
+		{desiredPVC(lab), pvc},
+		{desiredDeployment(lab), &appsv1.Deployment{}},
+		{desiredService(lab), &corev1.Service{}},
+	}
+	for _, c := range children {
+		if err := controllerutil.SetControllerReference(lab, c.desired, r.Scheme); err != nil {
+			return observed{}, fmt.Errorf("set owner of %s: %w", c.desired.GetName(), err)
+		}
+		did, err := ensure(ctx, r.Client, c.desired, c.live)
+		if err != nil {
+			return observed{}, err
+		}
+		if did != unchanged {
+			log.FromContext(ctx).Info("Applied child", "action", did, "kind", fmt.Sprintf("%T", c.live), "name", c.desired.GetName())
+			if r.Recorder != nil {
+				r.Recorder.Eventf(lab, c.live, corev1.EventTypeNormal, string(did), string(did), "%s %T %s", did, c.live, c.desired.GetName())
+			}
+		}
+	}
+	return observed{pvc: pvc}, nil
+}
+
+// newestPod is the lab's newest pod that is not being deleted: during a Recreate rollout the old pod's
+// state says nothing about the new one.
+func (r *JupyterLabReconciler) newestPod(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (*corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(lab.Namespace), client.MatchingLabels(selectorLabels(lab))); err != nil {
+		return nil, fmt.Errorf("list pods of lab %s: %w", lab.Name, err)
+	}
+	var newest *corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if newest == nil || newest.CreationTimestamp.Before(&p.CreationTimestamp) {
+			newest = p
+		}
+	}
+	return newest, nil
+}
+
+// writeStatus patches the status only when it changed, so steady labs cost no writes.
+func (r *JupyterLabReconciler) writeStatus(ctx context.Context, lab *labkitv1alpha1.JupyterLab, st labkitv1alpha1.JupyterLabStatus) error {
+	if equality.Semantic.DeepEqual(lab.Status, st) {
+		return nil
+	}
+	base := lab.DeepCopy()
+	lab.Status = st
+	if err := r.Client.Status().Patch(ctx, lab, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("update status of lab %s: %w", lab.Name, err)
+	}
+	return nil
+}
+
+// reportError puts a reconcile failure on the lab's Ready condition, so `kubectl describe` shows it.
+func (r *JupyterLabReconciler) reportError(ctx context.Context, lab *labkitv1alpha1.JupyterLab, cause error) error {
+	st := *lab.Status.DeepCopy()
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: labkitv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: labkitv1alpha1.ReasonReconcileError,
+		Message: cause.Error(), ObservedGeneration: lab.Generation,
+	})
+	err := r.writeStatus(ctx, lab, st)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// SetupWithManager registers the reconciler. Pods are watched through the lab label, since they are
+// owned by ReplicaSets rather than by the lab.
+func (r *JupyterLabReconciler) SetupWithManager(mgr ctrl.Manager, opts ...Option) error {
+	o := options{}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&labkitv1alpha1.JupyterLab{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&corev1.Secret{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToLab)).
+		WithOptions(o.controller).
+		Named("jupyterlab").
+		Complete(r)
+}
+
+func podToLab(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetLabels()[labkitv1alpha1.LabLabel]
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+}

@@ -1,0 +1,52 @@
+package controller
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+)
+
+// Option configures SetupWithManager.
+type Option interface{ apply(*options) }
+
+type options struct{ controller crcontroller.Options }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithMaxConcurrentReconciles sets how many labs are reconciled at once.
+func WithMaxConcurrentReconciles(n int) Option {
+	return optionFunc(func(o *options) { o.controller.MaxConcurrentReconciles = n })
+}
+
+// WithSkipNameValidation allows several controllers of the same name in one process (tests start one
+// manager per test).
+func WithSkipNameValidation() Option {
+	return optionFunc(func(o *options) { o.controller.SkipNameValidation = ptr.To(true) })
+}
+
+// CacheOptions limits the manager's cache to the objects labs own: pods, secrets and the other children
+// are cached only when they carry the lab label, so the controller's memory does not grow with
+// everything else in the cluster.
+func CacheOptions() cache.Options {
+	req, err := labels.NewRequirement(labkitv1alpha1.LabLabel, selection.Exists, nil)
+	if err != nil { // a constant, valid label key
+		panic(err)
+	}
+	byLab := cache.ByObject{Label: labels.NewSelector().Add(*req)}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}:                   byLab,
+		&corev1.Secret{}:                byLab,
+		&corev1.Service{}:               byLab,
+		&corev1.PersistentVolumeClaim{}: byLab,
+		&appsv1.Deployment{}:            byLab,
+	}}
+}
