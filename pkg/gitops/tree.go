@@ -1,0 +1,125 @@
+package gitops
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Change is one file to write (Content not nil) or delete (Delete true) at a slash-separated path relative to the
+// root of the repository. Deleting a directory deletes every file under it.
+type Change struct {
+	Path    string
+	Content []byte
+	Delete  bool
+}
+
+// Tree is a read-only view of the files of a commit, valid only during the call it is passed to.
+type Tree struct {
+	g      *git
+	tip    string            // commit the view is of; empty on an empty remote
+	id     string            // its tree
+	exists bool              // whether the branch exists on the remote (else tip is the default branch's)
+	blobs  map[string]string // file path to blob id
+}
+
+// List returns the sorted paths of the files under the directory dir, or of all files if dir is empty.
+func (t *Tree) List(dir string) []string {
+	dir = strings.TrimSuffix(dir, "/")
+	var paths []string
+	for p := range t.blobs {
+		if dir == "" || strings.HasPrefix(p, dir+"/") {
+			paths = append(paths, p)
+		}
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+// Read returns the content of the file at p and whether there is one.
+func (t *Tree) Read(p string) ([]byte, bool, error) {
+	if err := checkPath(p); err != nil {
+		return nil, false, err
+	}
+	id, ok := t.blobs[p]
+	if !ok {
+		return nil, false, nil
+	}
+	out, err := t.g.command(nil, "cat-file", "blob", id).Output()
+	if err != nil {
+		return nil, false, fmt.Errorf("read %q: %w", p, err)
+	}
+	return out, true, nil
+}
+
+// checkPath refuses paths that are not clean and relative, so no change can reach outside the repository.
+func checkPath(p string) error {
+	if p == "." || path.Clean(p) != p || path.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") {
+		return fmt.Errorf("path %q is not a clean relative path in the repository: use slash-separated names without \".\", \"..\" or a leading or trailing slash, such as \"labs/team-a/lab.yaml\"", p)
+	}
+	return nil
+}
+
+// apply stages changes on top of t in the index of the temporary repository and returns the resulting tree.
+func (t *Tree) apply(changes []Change) (string, error) {
+	readTree := []string{"read-tree", "--empty"}
+	if t.tip != "" {
+		readTree = []string{"read-tree", t.tip}
+	}
+	if _, err := t.g.output(nil, readTree...); err != nil {
+		return "", fmt.Errorf("stage changes: %w", err)
+	}
+	for _, c := range changes {
+		if err := checkPath(c.Path); err != nil {
+			return "", err
+		}
+		switch {
+		case c.Delete && c.Content != nil:
+			return "", fmt.Errorf("change to %q both deletes the path and gives it content: set only one", c.Path)
+		case c.Delete:
+			// --cached: there is no work tree; -f: also drop what an earlier change staged; literal: no globs
+			if _, err := t.g.output(nil, "--literal-pathspecs", "rm", "--cached", "-r", "-f", "-q", "--ignore-unmatch", "--", c.Path); err != nil {
+				return "", fmt.Errorf("delete %q: %w", c.Path, err)
+			}
+		case c.Content == nil:
+			return "", fmt.Errorf("change to %q has no content: use an empty, non-nil Content for an empty file, or set Delete", c.Path)
+		default:
+			id, err := t.g.output(bytes.NewReader(c.Content), "hash-object", "-w", "--stdin")
+			if err == nil {
+				_, err = t.g.output(nil, "update-index", "--add", "--cacheinfo", "100644", id, c.Path)
+			}
+			if err != nil {
+				return "", fmt.Errorf("write %q: %w", c.Path, err)
+			}
+		}
+	}
+	tree, err := t.g.output(nil, "write-tree")
+	if err != nil {
+		return "", fmt.Errorf("stage changes: %w", err)
+	}
+	return tree, nil
+}
+
+// commit creates the commit of tree on top of t with message and returns its id.
+func (t *Tree) commit(tree, message string) (string, error) {
+	args := []string{"commit-tree", tree, "-F", "-"} // -F -: the message comes from stdin
+	if t.tip != "" {
+		args = append(args, "-p", t.tip)
+	}
+	id, err := t.g.output(strings.NewReader(message), args...)
+	if err != nil {
+		return "", fmt.Errorf("create commit: %w", err)
+	}
+	return id, nil
+}
+
+// diff returns the patch from t to tree; diff-tree is plumbing, so the user's diff settings do not change it.
+func (t *Tree) diff(tree string) (string, error) {
+	out, err := t.g.command(nil, "diff-tree", "-p", t.id, tree).Output()
+	if err != nil {
+		return "", fmt.Errorf("diff changes: %w", err)
+	}
+	return string(out), nil
+}

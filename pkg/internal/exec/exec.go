@@ -1,0 +1,105 @@
+package exec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"strings"
+	"time"
+
+	"al.essio.dev/pkg/shellescape"
+)
+
+// waitDelay bounds how long Run and Output wait for the output pipes after the
+// command exited or its context was cancelled, in case a child it started still
+// holds them open (git leaves ssh or index-pack behind when killed).
+const waitDelay = 5 * time.Second
+
+// maxTail is how many bytes of output the error message of a RunError keeps.
+const maxTail = 2048
+
+// Cmd is a command to run; set its exported fields before calling Run or Output.
+type Cmd struct {
+	// Dir is the working directory; empty means the current one.
+	Dir string
+	// Env holds KEY=value entries added to os.Environ(); a later entry wins over an earlier one with the same key.
+	Env []string
+	// Stdin is the command's standard input; nil means no input.
+	Stdin io.Reader
+
+	ctx  context.Context
+	argv []string
+}
+
+// Command returns a Cmd that runs name with args, killed when ctx is done.
+// It never goes through a shell: each argument reaches the program as it is.
+func Command(ctx context.Context, name string, args ...string) *Cmd {
+	return &Cmd{ctx: ctx, argv: append([]string{name}, args...)}
+}
+
+// Run runs the command; on failure the *RunError carries stdout and stderr combined.
+func (c *Cmd) Run() error {
+	var out bytes.Buffer
+	return c.run(&out, &out)
+}
+
+// Output runs the command and returns its stdout; on failure the *RunError carries stderr.
+func (c *Cmd) Output() ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	err := c.run(&stdout, &stderr)
+	return stdout.Bytes(), err
+}
+
+// run runs the command with the given writers; the one for stderr is what a RunError reports.
+func (c *Cmd) run(stdout, stderr *bytes.Buffer) error {
+	cmd := osexec.CommandContext(c.ctx, c.argv[0], c.argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdin = c.Stdin
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Run(); err != nil {
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			// "signal: killed" says less than why it was killed.
+			err = ctxErr
+		}
+		return &RunError{Command: c.argv, Output: stderr.Bytes(), Inner: err}
+	}
+	return nil
+}
+
+// RunError is the error of a command that could not start or did not succeed.
+type RunError struct {
+	Command []string // name and arguments
+	Output  []byte   // stdout and stderr combined (Run) or stderr alone (Output)
+	Inner   error    // why it failed: an *os/exec.ExitError, a start error or the context's error
+}
+
+// Error names the command as a shell would read it and ends with the tail of its output.
+func (e *RunError) Error() string {
+	msg := fmt.Sprintf("command \"%s\" failed: %v", shellescape.QuoteCommand(e.Command), e.Inner)
+	if tail := tail(e.Output); tail != "" {
+		msg += ": " + tail
+	}
+	return msg
+}
+
+// Unwrap returns the inner error, so errors.Is(err, context.Canceled) and errors.As(err, *exec.ExitError) work.
+func (e *RunError) Unwrap() error { return e.Inner }
+
+// tail returns out trimmed, keeping only its last maxTail bytes from a line start.
+func tail(out []byte) string {
+	s := strings.TrimSpace(string(out))
+	if len(s) <= maxTail {
+		return s
+	}
+	s = s[len(s)-maxTail:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "..." + s
+}

@@ -1,0 +1,129 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labkit-dev/labkit/pkg/internal/exec"
+)
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		argv    []string
+		wantErr string // empty means success
+	}{
+		{name: "success", argv: []string{"true"}},
+		{name: "exit status without output", argv: []string{"false"}, wantErr: `command "false" failed: exit status 1`},
+		{
+			name:    "stdout and stderr both in the error, arguments quoted",
+			argv:    []string{"sh", "-c", "echo out; echo err >&2; exit 3"},
+			wantErr: `command "sh -c 'echo out; echo err >&2; exit 3'" failed: exit status 3: out` + "\nerr",
+		},
+		{
+			name:    "program not found",
+			argv:    []string{"labkit-no-such-program"},
+			wantErr: `command "labkit-no-such-program" failed: exec: "labkit-no-such-program": executable file not found in $PATH`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := exec.Command(t.Context(), tt.argv[0], tt.argv[1:]...).Run()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Run() = %v, want nil", err)
+				}
+				return
+			}
+			var runErr *exec.RunError
+			if !errors.As(err, &runErr) {
+				t.Fatalf("Run() = %v, want a *RunError", err)
+			}
+			if got := err.Error(); got != tt.wantErr {
+				t.Errorf("Error() = %q, want %q", got, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestOutput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		cmd        func(ctx context.Context) *exec.Cmd
+		wantStdout string
+		wantErr    string // empty means success
+	}{
+		{
+			name: "dir, env and stdin reach the program",
+			cmd: func(ctx context.Context) *exec.Cmd {
+				c := exec.Command(ctx, "sh", "-c", `pwd; echo "$LABKIT_TEST"; cat`)
+				c.Dir = "/"
+				c.Env = []string{"LABKIT_TEST=first", "LABKIT_TEST=last"}
+				c.Stdin = strings.NewReader("from stdin\n")
+				return c
+			},
+			wantStdout: "/\nlast\nfrom stdin\n",
+		},
+		{
+			name: "stdout returned, only stderr in the error",
+			cmd: func(ctx context.Context) *exec.Cmd {
+				return exec.Command(ctx, "sh", "-c", "echo out; echo err >&2; exit 3")
+			},
+			wantStdout: "out\n",
+			wantErr:    `command "sh -c 'echo out; echo err >&2; exit 3'" failed: exit status 3: err`,
+		},
+		{
+			name: "long output cut to its tail at a line start",
+			cmd: func(ctx context.Context) *exec.Cmd {
+				return exec.Command(ctx, "sh", "-c", `i=0; while [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1`)
+			},
+			wantErr: `command "sh -c 'i=0; while [ $i -lt 500 ]; do echo "line $i" >&2; i=$((i+1)); done; exit 1'" failed: exit status 1: ...line 273`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := tt.cmd(t.Context()).Output()
+			if string(out) != tt.wantStdout {
+				t.Errorf("Output() stdout = %q, want %q", out, tt.wantStdout)
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Output() error = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("Output() error = %v, want it to start with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunContextDone(t *testing.T) {
+	t.Parallel()
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	expired, cancelExpired := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	t.Cleanup(cancelExpired)
+	tests := []struct {
+		name string
+		ctx  context.Context
+		argv []string
+		want error
+	}{
+		{name: "cancelled before start", ctx: cancelled, argv: []string{"true"}, want: context.Canceled},
+		{name: "killed when the deadline passes", ctx: expired, argv: []string{"sleep", "60"}, want: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if err := exec.Command(tt.ctx, tt.argv[0], tt.argv[1:]...).Run(); !errors.Is(err, tt.want) {
+				t.Fatalf("Run() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
