@@ -7,10 +7,10 @@ import (
 	"reflect"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/labkit-dev/labkit/pkg/internal/kobj"
 	"github.com/labkit-dev/labkit/pkg/match"
 )
 
@@ -44,11 +44,11 @@ func ensure(ctx context.Context, c client.Client, desired, live client.Object) (
 	case err != nil:
 		return unchanged, fmt.Errorf("get %s %s: %w", kind, desired.GetName(), err)
 	}
-	want, err := toUnstructured(desired)
+	want, err := kobj.ToMap(desired)
 	if err != nil {
 		return unchanged, err
 	}
-	have, err := toUnstructured(live)
+	have, err := kobj.ToMap(live)
 	if err != nil {
 		return unchanged, err
 	}
@@ -63,36 +63,4 @@ func ensure(ctx context.Context, c client.Client, desired, live client.Object) (
 		return unchanged, fmt.Errorf("repair %s %s: %w", kind, desired.GetName(), err)
 	}
 	return repaired, nil
-}
-
-// toUnstructured converts a typed object to its JSON form without the nulls and empty maps that typed
-// zero values produce (creationTimestamp: null, status: {}), which would never match the live object
-// and would clear fields in a merge patch.
-func toUnstructured(obj runtime.Object) (map[string]any, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, fmt.Errorf("convert %T: %w", obj, err)
-	}
-	prune(m)
-	return m, nil
-}
-
-func prune(m map[string]any) {
-	for k, v := range m {
-		switch t := v.(type) {
-		case nil:
-			delete(m, k)
-		case map[string]any:
-			prune(t)
-			if len(t) == 0 {
-				delete(m, k)
-			}
-		case []any:
-			for _, e := range t {
-				if em, ok := e.(map[string]any); ok {
-					prune(em)
-				}
-			}
-		}
-	}
 }

@@ -206,11 +206,8 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 		pod.Containers[0].Resources.Limits[labkitv1alpha1.GPUResource] = q
 		pod.Containers[0].Resources.Requests[labkitv1alpha1.GPUResource] = q
 		pod.NodeSelector = map[string]string{labkitv1alpha1.GPUProductLabel: lab.Spec.GPU.Product}
-		pod.Tolerations = []corev1.Toleration{{
-			Key:      labkitv1alpha1.GPUTaintKey,
-			Operator: corev1.TolerationOpExists,
-			Effect:   corev1.TaintEffectNoSchedule,
-		}}
+		// Any value and effect of the GPU taint, as the catalog assumes when it fits a request.
+		pod.Tolerations = []corev1.Toleration{{Key: labkitv1alpha1.GPUTaintKey, Operator: corev1.TolerationOpExists}}
 	}
 	if lab.Spec.ImagePullSecret != "" {
 		pod.ImagePullSecrets = []corev1.LocalObjectReference{{Name: lab.Spec.ImagePullSecret}}

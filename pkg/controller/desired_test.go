@@ -35,7 +35,7 @@ func TestDesiredDeploymentPlacesTheLab(t *testing.T) {
 			if len(pod.NodeSelector) != len(tt.wantSelector) || pod.NodeSelector[labkitv1alpha1.GPUProductLabel] != tt.wantSelector[labkitv1alpha1.GPUProductLabel] {
 				t.Errorf("nodeSelector = %v, want %v", pod.NodeSelector, tt.wantSelector)
 			}
-			if got := len(pod.Tolerations) == 1 && pod.Tolerations[0].Key == labkitv1alpha1.GPUTaintKey && pod.Tolerations[0].Effect == corev1.TaintEffectNoSchedule; got != tt.wantToleration {
+			if got := len(pod.Tolerations) == 1 && pod.Tolerations[0].Key == labkitv1alpha1.GPUTaintKey && pod.Tolerations[0].Operator == corev1.TolerationOpExists && pod.Tolerations[0].Effect == ""; got != tt.wantToleration {
 				t.Errorf("tolerations = %+v, want GPU toleration %v", pod.Tolerations, tt.wantToleration)
 			}
 			if c.Resources.Requests.Cpu().Cmp(*c.Resources.Limits.Cpu()) != 0 || c.Resources.Requests.Memory().Cmp(*c.Resources.Limits.Memory()) != 0 {

@@ -82,8 +82,14 @@ func (r *Repo) fetch(g *git) (*Tree, error) {
 	return t, nil
 }
 
-// rejections are the push failures that mean the branch moved since it was fetched (git push --porcelain).
-var rejections = [][]byte{[]byte("[rejected] (non-fast-forward)"), []byte("[rejected] (fetch first)"), []byte("[rejected] (stale info)")}
+// rejections are the push failures that mean the branch moved since it was fetched: the lease or
+// fast-forward checks (git push --porcelain), and the remote's own compare-and-swap of the ref when two
+// pushes race past those checks at once ("cannot lock ref 'refs/heads/main': is at X but expected Y",
+// or "reference already exists" for a new branch).
+var rejections = [][]byte{
+	[]byte("[rejected] (non-fast-forward)"), []byte("[rejected] (fetch first)"), []byte("[rejected] (stale info)"),
+	[]byte("but expected"), []byte("reference already exists"),
+}
 
 // push pushes commit to the branch if the branch is still where t found it (or still missing), and says whether
 // the push was rejected because it was not.

@@ -1,0 +1,96 @@
+package argocd
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// The Argo CD module needs a newer Go and replace directives that would leak into labkit, so its
+// Application is described here with only the fields labkit uses. Unknown fields survive a
+// round trip through unstructured objects, never through these types: use them to write and read,
+// not to update live objects.
+
+// GroupVersion of Argo CD's Application.
+var GroupVersion = schema.GroupVersion{Group: "argoproj.io", Version: "v1alpha1"}
+
+// ResourcesFinalizer makes Argo CD delete an Application's resources when the Application is deleted.
+const ResourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
+
+// Sync and health statuses.
+const (
+	SyncStatusSynced    = "Synced"
+	HealthStatusHealthy = "Healthy"
+)
+
+// Application is an Argo CD Application.
+type Application struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ApplicationSpec   `json:"spec"`
+	Status            ApplicationStatus `json:"status,omitempty"`
+}
+
+// ApplicationSpec is where an Application's manifests come from and where they go.
+type ApplicationSpec struct {
+	Project     string      `json:"project"`
+	Source      Source      `json:"source"`
+	Destination Destination `json:"destination"`
+	SyncPolicy  *SyncPolicy `json:"syncPolicy,omitempty"`
+}
+
+// Source is a path of a Git repository at a revision.
+type Source struct {
+	RepoURL        string     `json:"repoURL"`
+	Path           string     `json:"path,omitempty"`
+	TargetRevision string     `json:"targetRevision,omitempty"`
+	Directory      *Directory `json:"directory,omitempty"`
+}
+
+// Directory says how a plain directory of manifests is read.
+type Directory struct {
+	Recurse bool `json:"recurse,omitempty"`
+}
+
+// Destination is a cluster and namespace.
+type Destination struct {
+	Server    string `json:"server,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SyncPolicy makes Argo CD sync on its own.
+type SyncPolicy struct {
+	Automated   *Automated `json:"automated,omitempty"`
+	SyncOptions []string   `json:"syncOptions,omitempty"`
+}
+
+// Automated sync: prune removes what left Git, selfHeal undoes changes made in the cluster.
+type Automated struct {
+	Prune    bool `json:"prune,omitempty"`
+	SelfHeal bool `json:"selfHeal,omitempty"`
+}
+
+// ApplicationStatus is what Argo CD reports.
+type ApplicationStatus struct {
+	Sync   SyncStatus   `json:"sync,omitempty"`
+	Health HealthStatus `json:"health,omitempty"`
+	// OperationState is the last sync operation, with its message when it failed.
+	OperationState *OperationState `json:"operationState,omitempty"`
+}
+
+// SyncStatus compares the cluster with Git at Revision.
+type SyncStatus struct {
+	Status   string `json:"status,omitempty"`
+	Revision string `json:"revision,omitempty"`
+}
+
+// HealthStatus is the health of the Application's resources.
+type HealthStatus struct {
+	Status  string `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// OperationState is the state of the last sync.
+type OperationState struct {
+	Phase   string `json:"phase,omitempty"`
+	Message string `json:"message,omitempty"`
+}

@@ -1,0 +1,2 @@
+// Package argocd describes the part of Argo CD's Application API that labkit writes and waits on.
+package argocd

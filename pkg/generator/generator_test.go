@@ -1,0 +1,211 @@
+package generator
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"encoding/base64"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/labkit-dev/labkit/pkg/catalog"
+	"github.com/labkit-dev/labkit/pkg/manifests"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const hash = "argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdHNhbHRzYWx0c2FsdA$0fdSTtnIFQsT6pQM8yNSN0LT0wAbQtJY5ZzuvwW8J6Q"
+
+func loadCatalog(t testing.TB) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.Load("testdata/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func request(mod func(*Request)) Request {
+	r := Request{Name: "ada-a100", Owner: "ada", GPU: "A100-SXM4:1", CPU: "8", Memory: "32Gi", Storage: "100Gi", PasswordHash: hash}.WithDefaults(Defaults)
+	if mod != nil {
+		mod(&r)
+	}
+	return r
+}
+
+func TestParseGPU(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in        string
+		product   string
+		count     int32
+		wantError string
+	}{
+		{"", "", 0, ""},
+		{"none", "", 0, ""},
+		{"A100:0", "", 0, ""},
+		{"A100", "A100", 1, ""},
+		{"A100:2", "A100", 2, ""},
+		{"NVIDIA-A100-SXM4-40GB:4", "NVIDIA-A100-SXM4-40GB", 4, ""},
+		{"A100:17", "", 0, `gpu "A100:17": count "17" must be a whole number from 0 to 16`},
+		{"A100:two", "", 0, `count "two" must be a whole number`},
+		{":2", "", 0, `gpu ":2" names no GPU model`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			p, c, err := ParseGPU(tt.in)
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("error = %v, want %q", err, tt.wantError)
+				}
+				return
+			}
+			if err != nil || p != tt.product || c != tt.count {
+				t.Fatalf("= %q, %d, %v; want %q, %d", p, c, err, tt.product, tt.count)
+			}
+		})
+	}
+}
+
+func TestBuildRefusesBadRequestsSayingWhatWouldBeAccepted(t *testing.T) {
+	t.Parallel()
+	cat := loadCatalog(t)
+	tests := []struct {
+		name     string
+		mod      func(*Request)
+		sentinel error
+		want     []string
+	}{
+		{"an ambiguous GPU name lists the candidates", func(r *Request) { r.GPU = "A100:1" }, catalog.ErrAmbiguousGPU,
+			[]string{"NVIDIA-A100-80GB-PCIe", "NVIDIA-A100-SXM4-40GB"}},
+		{"an unknown GPU lists what is offered", func(r *Request) { r.GPU = "V100:1" }, catalog.ErrUnknownGPU,
+			[]string{`"V100"`, "Tesla-T4"}},
+		{"more GPUs than any node has free", func(r *Request) { r.GPU = "T4:3" }, catalog.ErrNoFit,
+			[]string{"Tesla-T4", "gpu-t4-1"}},
+		{"more CPU than the CPU nodes have free", func(r *Request) { r.GPU = ""; r.CPU = "64" }, catalog.ErrNoFit,
+			[]string{"cpu-1"}},
+		{"every field problem at once", func(r *Request) {
+			r.Name = "Ada_Lab"
+			r.CPU = "eight"
+			r.Memory = "0"
+			r.PasswordHash = "hunter2"
+		}, nil, []string{`name "Ada_Lab" is not a DNS-1123 label`, `cpu "eight" is not a quantity: use e.g. "8"`,
+			`memory "0" must be greater than 0`, "password hash (7 characters, not shown) is not an argon2 hash"}},
+		{"no login", func(r *Request) { r.PasswordHash = "" }, nil, []string{"--password-stdin", "--token-secret"}},
+		{"two logins", func(r *Request) { r.TokenSecret = "tok" }, nil, []string{"not both"}},
+		{"a GPU count out of range", func(r *Request) { r.GPU = "T4:99" }, nil, []string{"from 0 to 16"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lab, err := Build(request(tt.mod), cat)
+			if err == nil {
+				t.Fatalf("accepted: %+v", lab.Spec)
+			}
+			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
+				t.Errorf("error is not %v: %v", tt.sentinel, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error echoes the plaintext password: %v", err)
+			}
+		})
+	}
+}
+
+func TestBuildResolvesTheGPUNameLeniently(t *testing.T) {
+	t.Parallel()
+	lab, err := Build(request(func(r *Request) { r.GPU = "t4:2"; r.CPU = "4"; r.Memory = "8Gi" }), loadCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lab.Spec.GPU.Product != "Tesla-T4" || lab.Spec.GPU.Count != 2 {
+		t.Errorf("gpu = %+v, want 2× Tesla-T4", lab.Spec.GPU)
+	}
+}
+
+func TestRender(t *testing.T) {
+	t.Parallel()
+	target := Target{RepoURL: "http://git.example/labs.git", Revision: "team-a"}
+	tests := []struct {
+		name string
+		req  Request
+	}{
+		{"gpu-password", request(nil)},
+		{"cpu-token", request(func(r *Request) {
+			r.Name, r.Owner, r.GPU, r.CPU, r.Memory, r.PasswordHash, r.TokenSecret = "grace-cpu", "grace", "none", "500m", "1Gi", "", "grace-token"
+			r.StorageClass = "standard"
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lab, err := Build(tt.req, loadCatalog(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := Render(lab, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			for _, f := range files {
+				fmt.Fprintf(&got, "# %s\n%s", f.Path, f.Content)
+			}
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("render differs from %s (run go test -update to accept):\n%s", golden, got.String())
+			}
+		})
+	}
+}
+
+func TestHashPasswordMakesAJupyterArgon2Hash(t *testing.T) {
+	t.Parallel()
+	h, err := HashPassword([]byte("correct horse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !passwordHashPattern.MatchString(h) {
+		t.Fatalf("%s does not match the CRD's pattern", h)
+	}
+	parts := strings.Split(h, "$") // argon2:, argon2id, v=19, m=..., salt, key
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := argon2.IDKey([]byte("correct horse"), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	if base64.RawStdEncoding.EncodeToString(key) != parts[5] {
+		t.Error("the hash does not verify against its own password")
+	}
+	other, _ := HashPassword([]byte("correct horse"))
+	if other == h {
+		t.Error("two hashes of one password are equal: the salt is not random")
+	}
+}
+
+func TestPasswordHashPatternIsTheCRDs(t *testing.T) {
+	t.Parallel()
+	if !bytes.Contains(manifests.CRD(), []byte("pattern: "+passwordHashPattern.String())) {
+		t.Errorf("the CRD has no pattern %s: keep passwordHashPattern and the marker on AuthSpec.PasswordHash equal", passwordHashPattern)
+	}
+}

@@ -1,0 +1,218 @@
+package generator
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/catalog"
+)
+
+// Request is what a person asks for, in their words: `--gpu A100:1 --cpu 8 --memory 32Gi`. It is
+// also the format of a spec file (`labctl create -f`). It holds no plaintext secret: a password is
+// hashed before it gets here.
+type Request struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	Owner     string `json:"owner"`
+	Image     string `json:"image,omitempty"`
+	// GPU is MODEL:COUNT, e.g. "A100:1"; MODEL alone means one; empty or "none" means CPU-only.
+	GPU          string `json:"gpu,omitempty"`
+	CPU          string `json:"cpu,omitempty"`
+	Memory       string `json:"memory,omitempty"`
+	Storage      string `json:"storage,omitempty"`
+	StorageClass string `json:"storageClass,omitempty"`
+	// PasswordHash is an argon2 hash (see HashPassword); TokenSecret names a Secret in the lab's
+	// namespace with the Jupyter token under "token". Exactly one is needed.
+	PasswordHash    string `json:"passwordHash,omitempty"`
+	TokenSecret     string `json:"tokenSecret,omitempty"`
+	ImagePullSecret string `json:"imagePullSecret,omitempty"`
+}
+
+// Defaults fill what a request leaves empty.
+var Defaults = Request{
+	Namespace: "jupyter",
+	Image:     "quay.io/jupyter/minimal-notebook:python-3.11",
+	CPU:       "2",
+	Memory:    "8Gi",
+	Storage:   "10Gi",
+}
+
+// WithDefaults returns r with its empty fields taken from d.
+func (r Request) WithDefaults(d Request) Request {
+	fill := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	fill(&r.Namespace, d.Namespace)
+	fill(&r.Owner, d.Owner)
+	fill(&r.Image, d.Image)
+	fill(&r.GPU, d.GPU)
+	fill(&r.CPU, d.CPU)
+	fill(&r.Memory, d.Memory)
+	fill(&r.Storage, d.Storage)
+	fill(&r.StorageClass, d.StorageClass)
+	fill(&r.ImagePullSecret, d.ImagePullSecret)
+	return r
+}
+
+// LoadRequest reads a spec file: a Request in YAML. Unknown fields are an error, so a misspelt field
+// or a plaintext "password:" is refused rather than ignored.
+func LoadRequest(path string) (Request, error) {
+	var r Request
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return r, fmt.Errorf("read spec file: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &r); err != nil {
+		return r, fmt.Errorf("spec file %s: %w (fields: name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, imagePullSecret)", path, err)
+	}
+	return r, nil
+}
+
+// Build checks a request, resolves its GPU name against the catalog and checks that some node can
+// take it now, and returns the JupyterLab. A nil catalog skips both catalog checks. Every problem of
+// the request is reported at once.
+func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	label := func(field, v string, maxLen int) {
+		switch msgs := validation.IsDNS1123Label(v); {
+		case v == "":
+			bad("%s is required", field)
+		case len(msgs) > 0:
+			bad("%s %q is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit", field, v)
+		case len(v) > maxLen:
+			bad("%s %q is %d characters; at most %d are allowed", field, v, len(v), maxLen)
+		}
+	}
+	label("name", r.Name, 50)
+	label("namespace", r.Namespace, 63)
+	label("owner", r.Owner, 63)
+	if r.Image == "" {
+		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
+	}
+	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
+	memory := quantity(&errs, "memory", r.Memory, `"32Gi"`)
+	storage := quantity(&errs, "storage", r.Storage, `"100Gi"`)
+
+	product, count, err := ParseGPU(r.GPU)
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	var auth labkitv1alpha1.AuthSpec
+	switch {
+	case r.PasswordHash != "" && r.TokenSecret != "":
+		bad("give a password or a token secret, not both")
+	case r.PasswordHash != "":
+		if !passwordHashPattern.MatchString(r.PasswordHash) {
+			// Never echo it: it may be a plaintext password given by mistake.
+			bad("password hash (%d characters, not shown) is not an argon2 hash like argon2:$argon2id$v=19$m=10240,t=10,p=8$<salt>$<hash>; pass the password on stdin with --password-stdin and labctl hashes it", len(r.PasswordHash))
+		}
+		auth.PasswordHash = r.PasswordHash
+	case r.TokenSecret != "":
+		if msgs := validation.IsDNS1123Subdomain(r.TokenSecret); len(msgs) > 0 {
+			bad("token secret %q is not a valid Secret name: %s", r.TokenSecret, strings.Join(msgs, "; "))
+		}
+		auth.SecretRef = &labkitv1alpha1.SecretKeyRef{Name: r.TokenSecret, Key: "token"}
+	default:
+		bad("the lab needs a login: --password-stdin (a password, stored only as a hash) or --token-secret NAME (a Secret with key \"token\")")
+	}
+
+	if len(errs) == 0 && cat != nil {
+		if count > 0 {
+			if product, err = cat.MatchProduct(product); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == 0 {
+			if _, err := cat.Fit(catalog.Request{GPUProduct: product, GPUs: int64(count), CPU: cpu, Memory: memory}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &RequestError{Name: r.Name, Errs: errs}
+	}
+
+	lab := &labkitv1alpha1.JupyterLab{
+		TypeMeta:   metav1.TypeMeta{APIVersion: labkitv1alpha1.GroupVersion.String(), Kind: "JupyterLab"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
+		Spec: labkitv1alpha1.JupyterLabSpec{
+			Owner:           r.Owner,
+			Image:           r.Image,
+			Resources:       labkitv1alpha1.LabResources{CPU: cpu, Memory: memory},
+			Storage:         labkitv1alpha1.StorageSpec{Size: storage, StorageClassName: r.StorageClass},
+			Auth:            auth,
+			ImagePullSecret: r.ImagePullSecret,
+		},
+	}
+	if count > 0 {
+		lab.Spec.GPU = &labkitv1alpha1.GPURequest{Product: product, Count: count}
+	}
+	return lab, nil
+}
+
+// RequestError lists everything wrong with one request.
+type RequestError struct {
+	Name string
+	Errs []error
+}
+
+func (e *RequestError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = "  - " + err.Error()
+	}
+	return fmt.Sprintf("request for lab %q refused:\n%s", e.Name, strings.Join(msgs, "\n"))
+}
+
+// Unwrap lets errors.Is find the catalog's sentinels (catalog.ErrNoFit, ...).
+func (e *RequestError) Unwrap() []error { return e.Errs }
+
+// ParseGPU parses MODEL:COUNT ("A100:2"), MODEL (one GPU), or "", "none" and "0" (no GPU).
+func ParseGPU(s string) (product string, count int32, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "none", "0":
+		return "", 0, nil
+	}
+	model, n, hasCount := strings.Cut(s, ":")
+	if model == "" {
+		return "", 0, fmt.Errorf("gpu %q names no GPU model: use MODEL:COUNT, e.g. A100:1, or none", s)
+	}
+	count = 1
+	if hasCount {
+		c, err := strconv.Atoi(n)
+		if err != nil || c < 0 || c > labkitv1alpha1.MaxGPUCount {
+			return "", 0, fmt.Errorf("gpu %q: count %q must be a whole number from 0 to %d", s, n, labkitv1alpha1.MaxGPUCount)
+		}
+		count = int32(c)
+	}
+	if count == 0 {
+		return "", 0, nil
+	}
+	return model, count, nil
+}
+
+func quantity(errs *[]error, field, v, example string) resource.Quantity {
+	q, err := resource.ParseQuantity(v)
+	switch {
+	case v == "":
+		*errs = append(*errs, fmt.Errorf("%s is required, e.g. %s", field, example))
+	case err != nil:
+		*errs = append(*errs, fmt.Errorf("%s %q is not a quantity: use e.g. %s", field, v, example))
+	case q.Sign() <= 0:
+		*errs = append(*errs, fmt.Errorf("%s %q must be greater than 0, e.g. %s", field, v, example))
+	}
+	return q
+}
