@@ -90,6 +90,18 @@ build: ## Build labctl and labkit-controller into bin/.
 	$(GO) build -o $(LOCALBIN)/labctl ./cmd/labctl
 	$(GO) build -o $(LOCALBIN)/labkit-controller ./cmd/labkit-controller
 
+.PHONY: demo
+demo: build ## Request a lab with labctl against docs/examples/catalog.yaml and push it to a local Git remote.
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git init --quiet --bare --initial-branch=main "$$tmp/gitops.git"; \
+	set -x; \
+	$(LOCALBIN)/labctl nodes --catalog docs/examples/catalog.yaml; \
+	printf '%s' demo-password | $(LOCALBIN)/labctl create ada-a100 --owner ada --gpu A100-SXM4:1 --cpu 8 --memory 32Gi \
+		--storage 100Gi --password-stdin --catalog docs/examples/catalog.yaml --repo "$$tmp/gitops.git" --branch team-a; \
+	$(LOCALBIN)/labctl list --repo "$$tmp/gitops.git" --branch team-a; \
+	git --git-dir "$$tmp/gitops.git" log --stat team-a; \
+	git --git-dir "$$tmp/gitops.git" show team-a:labs/jupyter/ada-a100/jupyterlab.yaml
+
 .PHONY: run
 run: manifests generate ## Run the controller against the cluster of the current kubeconfig.
 	$(GO) run ./cmd/labkit-controller

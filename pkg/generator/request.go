@@ -101,6 +101,7 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
 	}
+	fieldErrs := len(errs)
 	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
 	memory := quantity(&errs, "memory", r.Memory, `"32Gi"`)
 	storage := quantity(&errs, "storage", r.Storage, `"100Gi"`)
@@ -109,6 +110,8 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 	if err != nil {
 		errs = append(errs, err)
 	}
+	// What the nodes offer is worth checking whenever the resources themselves make sense.
+	checkCatalog := cat != nil && len(errs) == fieldErrs
 
 	var auth labkitv1alpha1.AuthSpec
 	switch {
@@ -129,16 +132,15 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 		bad("the lab needs a login: --password-stdin (a password, stored only as a hash) or --token-secret NAME (a Secret with key \"token\")")
 	}
 
-	if len(errs) == 0 && cat != nil {
+	if checkCatalog {
 		if count > 0 {
-			if product, err = cat.MatchProduct(product); err != nil {
-				errs = append(errs, err)
-			}
+			product, err = cat.MatchProduct(product)
 		}
-		if len(errs) == 0 {
-			if _, err := cat.Fit(catalog.Request{GPUProduct: product, GPUs: int64(count), CPU: cpu, Memory: memory}); err != nil {
-				errs = append(errs, err)
-			}
+		if err == nil {
+			_, err = cat.Fit(catalog.Request{GPUProduct: product, GPUs: int64(count), CPU: cpu, Memory: memory})
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {

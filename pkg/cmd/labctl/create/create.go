@@ -1,0 +1,64 @@
+// Package create is `labctl create`: check a request and push it to the GitOps repository.
+package create
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
+	"github.com/labkit-dev/labkit/pkg/generator"
+)
+
+type flagpole struct {
+	request shared.RequestFlags
+	repo    shared.RepoFlags
+	dryRun  bool
+}
+
+// NewCommand returns `labctl create`.
+func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
+	flags := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "create [NAME]",
+		Short: "Check a lab request against the cluster and commit it, with its Argo CD Application, to Git",
+		Example: `  printf '%s' "$PASSWORD" | labctl create ada-a100 --owner ada --gpu A100:1 --cpu 8 --memory 32Gi \
+      --storage 100Gi --password-stdin --repo git@github.com:lab/gitops.git --branch team-a
+  labctl create -f ada.yaml --token-secret ada-token --dry-run`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, cat, err := flags.request.Resolve(cmd.Context(), g, shared.FirstArg(args), streams.In)
+			if err != nil {
+				return err
+			}
+			lab, err := generator.Build(*req, cat)
+			if err != nil {
+				return err
+			}
+			profile, err := g.LoadProfile()
+			if err != nil {
+				return err
+			}
+			pub, err := flags.repo.Publisher(profile, g.Logger)
+			if err != nil {
+				return err
+			}
+			res, diff, err := pub.Create(cmd.Context(), []*labkitv1alpha1.JupyterLab{lab}, flags.dryRun)
+			if err != nil {
+				return err
+			}
+			if flags.dryRun {
+				fmt.Fprint(streams.Out, diff)
+				return nil
+			}
+			fmt.Fprintf(streams.Out, "lab %s/%s committed as %s to branch %s; Argo CD application %s\n",
+				lab.Namespace, lab.Name, res.Commit, pub.Target.Revision, generator.AppName(lab.Namespace, lab.Name))
+			return nil
+		},
+	}
+	flags.request.Bind(cmd.Flags())
+	flags.repo.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
+	return cmd
+}

@@ -1,0 +1,2 @@
+// Package labctl is the command tree of labctl, the JupyterLab generator.
+package labctl

@@ -1,0 +1,204 @@
+package shared
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/labkit-dev/labkit/pkg/catalog"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
+)
+
+// Streams are a command's input and outputs.
+type Streams struct {
+	In          io.Reader
+	Out, ErrOut io.Writer
+}
+
+// Globals are the root command's flags.
+type Globals struct {
+	Kubeconfig string
+	Profile    string
+	Logger     logr.Logger
+}
+
+// LoadProfile reads the profile the --profile flag names.
+func (g *Globals) LoadProfile() (generator.Profile, error) {
+	return generator.LoadProfile(g.Profile)
+}
+
+// Catalog reads the catalog from a file, or else from the cluster of the kubeconfig.
+func (g *Globals) Catalog(ctx context.Context, file string) (*catalog.Catalog, error) {
+	if file != "" {
+		return catalog.Load(file)
+	}
+	c, err := g.Client()
+	if err != nil {
+		return nil, fmt.Errorf("read the catalog from the cluster: %w; pass --catalog FILE for an offline catalog", err)
+	}
+	cat, err := catalog.FromCluster(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("read the catalog from the cluster: %w; pass --catalog FILE for an offline catalog", err)
+	}
+	return cat, nil
+}
+
+// Client is a client of the kubeconfig's cluster (--kubeconfig, else $KUBECONFIG, else ~/.kube/config).
+func (g *Globals) Client() (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = g.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: scheme})
+}
+
+// RepoFlags say where labs are published.
+type RepoFlags struct {
+	Repo, Branch, RepoURL, ArgoNamespace string
+}
+
+// Bind adds the repository flags.
+func (r *RepoFlags) Bind(f *pflag.FlagSet) {
+	f.StringVar(&r.Repo, "repo", "", "Git remote to push to (URL or path); credentials come from the SSH agent or LABKIT_GIT_USERNAME/LABKIT_GIT_TOKEN")
+	f.StringVar(&r.Branch, "branch", "", "branch to push to (default main)")
+	f.StringVar(&r.RepoURL, "repo-url", "", "the repository's URL as Argo CD reaches it (default: --repo)")
+	f.StringVar(&r.ArgoNamespace, "argocd-namespace", "argocd", "namespace of Argo CD's Applications")
+}
+
+// Target is the push remote and where Argo CD finds the labs, from the flags or else the profile.
+func (r *RepoFlags) Target(p generator.Profile) (remote string, t generator.Target) {
+	remote = firstOf(r.Repo, p.Repo)
+	branch := firstOf(r.Branch, p.Branch, "main")
+	return remote, generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: branch, ArgoNamespace: r.ArgoNamespace}
+}
+
+// Publisher opens the repository the flags, or else the profile, name.
+func (r *RepoFlags) Publisher(p generator.Profile, log logr.Logger) (*generator.Publisher, error) {
+	remote, target := r.Target(p)
+	if remote == "" {
+		return nil, fmt.Errorf("no Git repository: pass --repo URL or save one with `labctl profile save --repo URL`")
+	}
+	repo, err := gitops.New(remote, target.Revision, gitops.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	return &generator.Publisher{Repo: repo, Target: target}, nil
+}
+
+// FirstArg is args[0], or "" when there is none.
+func FirstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// RequestFlags are a lab request as flags.
+type RequestFlags struct {
+	File          string
+	Req           generator.Request
+	PasswordStdin bool
+	Catalog       string
+	SkipCatalog   bool
+}
+
+// Bind adds the request flags.
+func (r *RequestFlags) Bind(f *pflag.FlagSet) {
+	f.StringVarP(&r.File, "file", "f", "", "spec file (YAML with name, owner, gpu, cpu, memory, storage, ...); flags override it")
+	f.StringVarP(&r.Req.Namespace, "namespace", "n", "", "namespace of the lab (default "+generator.Defaults.Namespace+")")
+	f.StringVar(&r.Req.Owner, "owner", "", "the person the lab belongs to, as a DNS label, e.g. ada")
+	f.StringVar(&r.Req.Image, "image", "", "Jupyter image (default "+generator.Defaults.Image+")")
+	f.StringVar(&r.Req.GPU, "gpu", "", "GPUs as MODEL:COUNT, e.g. A100:1; none for a CPU-only lab")
+	f.StringVar(&r.Req.CPU, "cpu", "", "CPU cores, e.g. 8 or 500m (default "+generator.Defaults.CPU+")")
+	f.StringVar(&r.Req.Memory, "memory", "", "memory, e.g. 32Gi (default "+generator.Defaults.Memory+")")
+	f.StringVar(&r.Req.Storage, "storage", "", "volume size, e.g. 100Gi (default "+generator.Defaults.Storage+")")
+	f.StringVar(&r.Req.StorageClass, "storage-class", "", "storage class of the volume (default: the cluster's)")
+	f.StringVar(&r.Req.TokenSecret, "token-secret", "", "log in with the token in this Secret's key \"token\" (in the lab's namespace)")
+	f.StringVar(&r.Req.ImagePullSecret, "image-pull-secret", "", "Secret used to pull the image")
+	f.BoolVar(&r.PasswordStdin, "password-stdin", false, "read the login password from stdin; only its argon2 hash is written")
+	f.StringVar(&r.Catalog, "catalog", "", "catalog file to check the request against (default: read the cluster)")
+	f.BoolVar(&r.SkipCatalog, "skip-catalog", false, "do not check the request against what the nodes offer")
+}
+
+// Resolve turns the flags, the spec file, the profile and the defaults (in that order of precedence)
+// into a request, hashing a password read from in, and reads the catalog to check it against (nil
+// with --skip-catalog).
+func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in io.Reader) (*generator.Request, *catalog.Catalog, error) {
+	req := r.Req
+	req.Name = name
+	if r.File != "" {
+		spec, err := generator.LoadRequest(r.File)
+		if err != nil {
+			return nil, nil, err
+		}
+		if req.Name == "" {
+			req.Name = spec.Name
+		} else if spec.Name != "" && spec.Name != req.Name {
+			return nil, nil, fmt.Errorf("lab name %q differs from name %q in spec file %s: give one", req.Name, spec.Name, r.File)
+		}
+		req = req.WithDefaults(spec)
+		req.PasswordHash, req.TokenSecret = firstOf(req.PasswordHash, spec.PasswordHash), firstOf(req.TokenSecret, spec.TokenSecret)
+	}
+	profile, err := g.LoadProfile()
+	if err != nil {
+		return nil, nil, err
+	}
+	req = req.WithDefaults(profile.Request()).WithDefaults(generator.Defaults)
+	if req.Name == "" {
+		return nil, nil, fmt.Errorf("no lab name: give it as the argument, e.g. `labctl create ada-a100 ...`, or as name: in the spec file")
+	}
+	if r.PasswordStdin {
+		password, err := readPassword(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		if req.PasswordHash, err = generator.HashPassword(password); err != nil {
+			return nil, nil, err
+		}
+	}
+	var cat *catalog.Catalog
+	if !r.SkipCatalog {
+		if cat, err = g.Catalog(ctx, r.Catalog); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &req, cat, nil
+}
+
+// readPassword reads the first line of in, as `docker login --password-stdin` does.
+func readPassword(in io.Reader) ([]byte, error) {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read the password from stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return nil, fmt.Errorf("--password-stdin: stdin holds no password, e.g. `printf '%%s' \"$PASSWORD\" | labctl create ...`")
+	}
+	return []byte(line), nil
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

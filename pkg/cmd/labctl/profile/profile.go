@@ -1,0 +1,101 @@
+// Package profile is `labctl profile`: save and show a person's defaults.
+package profile
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
+	"github.com/labkit-dev/labkit/pkg/generator"
+)
+
+// NewCommand returns `labctl profile`.
+func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "profile",
+		Short: "Save or show your defaults (never a password or token)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newSave(g, streams), newShow(g, streams))
+	return cmd
+}
+
+// profileFlags are the flags of `profile save`, in the order help lists them.
+var profileFlags = []struct{ name, usage string }{
+	{"namespace", "namespace of your labs"},
+	{"owner", "your name, as a DNS label"},
+	{"image", "Jupyter image"},
+	{"gpu", "GPUs as MODEL:COUNT"},
+	{"cpu", "CPU cores"},
+	{"memory", "memory"},
+	{"storage", "volume size"},
+	{"storage-class", "storage class"},
+	{"image-pull-secret", "image pull Secret"},
+	{"repo", "Git remote to push to"},
+	{"branch", "branch to push to"},
+	{"repo-url", "the repository's URL as Argo CD reaches it"},
+}
+
+// fields maps each flag of profileFlags to its field of p.
+func fields(p *generator.Profile) map[string]*string {
+	return map[string]*string{
+		"namespace": &p.Namespace, "owner": &p.Owner, "image": &p.Image, "gpu": &p.GPU, "cpu": &p.CPU,
+		"memory": &p.Memory, "storage": &p.Storage, "storage-class": &p.StorageClass,
+		"image-pull-secret": &p.ImagePullSecret, "repo": &p.Repo, "branch": &p.Branch, "repo-url": &p.RepoURL,
+	}
+}
+
+func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
+	given := &generator.Profile{}
+	cmd := &cobra.Command{
+		Use:     "save",
+		Short:   "Save defaults for create, render, list and delete; flags not given keep their saved value",
+		Example: "  labctl profile save --owner ada --gpu A100:1 --repo git@github.com:lab/gitops.git --branch team-a",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			saved, err := g.LoadProfile()
+			if err != nil {
+				return err
+			}
+			dst, src := fields(&saved), fields(given)
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if d, ok := dst[f.Name]; ok { // not the root's --profile
+					*d = *src[f.Name]
+				}
+			})
+			if err := saved.Save(g.Profile); err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "profile saved to %s\n", g.Profile)
+			return nil
+		},
+	}
+	ptrs := fields(given)
+	for _, f := range profileFlags {
+		cmd.Flags().StringVar(ptrs[f.name], f.name, "", f.usage)
+	}
+	return cmd
+}
+
+func newShow(g *shared.Globals, streams shared.Streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Print the saved profile",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			p, err := g.LoadProfile()
+			if err != nil {
+				return err
+			}
+			data, err := yaml.Marshal(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "# %s\n%s", g.Profile, data)
+			return nil
+		},
+	}
+}
