@@ -45,15 +45,18 @@ help: ## Show this help.
 
 ##@ Development
 
+# The generators, as make generate, make manifests and make verify run them.
+GEN_OBJECT = $(CONTROLLER_GEN) object paths="./pkg/apis/..."
+GEN_MANIFESTS = $(CONTROLLER_GEN) crd rbac:roleName=labkit-controller paths="./pkg/apis/...;./pkg/controller/..." \
+	output:crd:artifacts:config=pkg/manifests/crd output:rbac:artifacts:config=pkg/manifests/rbac
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
-	$(CONTROLLER_GEN) object paths="./pkg/apis/..."
+	$(GEN_OBJECT)
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests into pkg/manifests.
-	$(CONTROLLER_GEN) crd rbac:roleName=labkit-controller paths="./pkg/..." \
-		output:crd:artifacts:config=pkg/manifests/crd \
-		output:rbac:artifacts:config=pkg/manifests/rbac
+	$(GEN_MANIFESTS)
 
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
@@ -69,9 +72,7 @@ verify: $(CONTROLLER_GEN) ## Fail if generated files are stale or code is not go
 	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-ed (run make fmt): $$out"; exit 1; fi
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp -r go.mod go.sum cmd pkg "$$tmp"/; \
-	( cd "$$tmp" && $(CONTROLLER_GEN) object paths="./pkg/apis/..." && \
-	  $(CONTROLLER_GEN) crd rbac:roleName=labkit-controller paths="./pkg/..." \
-		output:crd:artifacts:config=pkg/manifests/crd output:rbac:artifacts:config=pkg/manifests/rbac ); \
+	( cd "$$tmp" && $(GEN_OBJECT) && $(GEN_MANIFESTS) ); \
 	if ! diff -ru pkg "$$tmp/pkg"; then echo "generated files are stale: run 'make generate manifests' and commit the result"; exit 1; fi
 	@echo "generated files are up to date"
 
