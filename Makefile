@@ -12,11 +12,20 @@ SHELL := /usr/bin/env bash
 KUBE_VERSION ?= v1.35.4
 ETCD_VERSION ?= v3.6.16
 CONTROLLER_TOOLS_VERSION ?= v0.20.1
+KIND_VERSION ?= v0.33.0
+SKAFFOLD_VERSION ?= v2.19.0
+DLV_VERSION ?= v1.27.2
+GOTESTSUM_VERSION ?= v1.13.0
 
 ## Locations
 LOCALBIN ?= $(CURDIR)/bin
 TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/labkit/tools
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KIND ?= $(LOCALBIN)/kind
+SKAFFOLD ?= $(LOCALBIN)/skaffold
+DLV ?= $(LOCALBIN)/dlv
+GOTESTSUM ?= $(LOCALBIN)/gotestsum
+KUBECTL ?= $(LOCALBIN)/kubectl
 # The envtest assets: kube-apiserver and etcd of KUBE_VERSION, in one folder (KUBEBUILDER_ASSETS).
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
 
@@ -45,13 +54,16 @@ help: ## Show this help.
 
 ##@ Development
 
-# The generators, as make generate, make manifests and make verify run them.
-GEN_OBJECT = $(CONTROLLER_GEN) object paths="./pkg/apis/..."
+# The generators, as make generate, make manifests and make verify run them. deps.txt lists the
+# packages outside labkit that the controller imports, which the Dockerfile compiles in a cached layer.
+GEN_OBJECT = $(CONTROLLER_GEN) object paths="./pkg/apis/..." && \
+	CGO_ENABLED=0 $(GO) list -deps -f '{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}' ./cmd/labkit-controller \
+	> cmd/labkit-controller/deps.txt
 GEN_MANIFESTS = $(CONTROLLER_GEN) crd rbac:roleName=labkit-controller paths="./pkg/apis/...;./pkg/controller/..." \
 	output:crd:artifacts:config=pkg/manifests/crd output:rbac:artifacts:config=pkg/manifests/rbac
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types and the controller image's dependency list.
 	$(GEN_OBJECT)
 
 .PHONY: manifests
@@ -73,7 +85,7 @@ verify: $(CONTROLLER_GEN) ## Fail if generated files are stale or code is not go
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp -r go.mod go.sum cmd pkg "$$tmp"/; \
 	( cd "$$tmp" && $(GEN_OBJECT) && $(GEN_MANIFESTS) ); \
-	if ! diff -ru pkg "$$tmp/pkg"; then echo "generated files are stale: run 'make generate manifests' and commit the result"; exit 1; fi
+	if ! diff -ru pkg "$$tmp/pkg" || ! diff -ru cmd "$$tmp/cmd"; then echo "generated files are stale: run 'make generate manifests' and commit the result"; exit 1; fi
 	@echo "generated files are up to date"
 
 .PHONY: test
@@ -110,7 +122,7 @@ run: manifests generate ## Run the controller against the cluster of the current
 ##@ Tools
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) envtest ## Build every tool into bin/.
+tools: $(CONTROLLER_GEN) envtest $(KIND) $(KUBECTL) $(SKAFFOLD) $(DLV) $(GOTESTSUM) ## Build every tool into bin/.
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build the envtest kube-apiserver and etcd into bin/k8s.
@@ -135,6 +147,42 @@ $(LOCALBIN)/.controller-gen-$(CONTROLLER_TOOLS_VERSION): | $(LOCALBIN)
 	$(call go-install-tool,controller-gen,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
 	@touch $@
 
+# kind's CLI: skaffold runs `kind load` to put the images it builds into the cluster.
+$(KIND): $(LOCALBIN)/.kind-$(KIND_VERSION)
+$(LOCALBIN)/.kind-$(KIND_VERSION): | $(LOCALBIN)
+	$(call go-install-tool,kind,sigs.k8s.io/kind,$(KIND_VERSION))
+	@touch $@
+
+$(DLV): $(LOCALBIN)/.dlv-$(DLV_VERSION)
+$(LOCALBIN)/.dlv-$(DLV_VERSION): | $(LOCALBIN)
+	$(call go-install-tool,dlv,github.com/go-delve/delve/cmd/dlv,$(DLV_VERSION))
+	@touch $@
+
+$(GOTESTSUM): $(LOCALBIN)/.gotestsum-$(GOTESTSUM_VERSION)
+$(LOCALBIN)/.gotestsum-$(GOTESTSUM_VERSION): | $(LOCALBIN)
+	$(call go-install-tool,gotestsum,gotest.tools/gotestsum,$(GOTESTSUM_VERSION))
+	@touch $@
+
+# skaffold's go.mod has replace directives, so `go install` refuses it: build inside a copy of the module.
+$(SKAFFOLD): $(LOCALBIN)/.skaffold-$(SKAFFOLD_VERSION)
+$(LOCALBIN)/.skaffold-$(SKAFFOLD_VERSION): | $(LOCALBIN)
+	@out="$(TOOLS_CACHE)/skaffold-$(SKAFFOLD_VERSION)/skaffold"; \
+	if [ ! -x "$$out" ]; then \
+		echo "building skaffold $(SKAFFOLD_VERSION) (cold: many minutes)"; \
+		src="$(TOOLS_CACHE)/src/skaffold-$(SKAFFOLD_VERSION)"; \
+		if [ ! -d "$$src" ]; then \
+			dir=$$(GONOSUMDB=github.com/GoogleContainerTools/skaffold GOFLAGS=-mod=mod $(GO) mod download -json \
+				github.com/GoogleContainerTools/skaffold/v2@$(SKAFFOLD_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+			mkdir -p "$(TOOLS_CACHE)/src" && cp -r "$$dir" "$$src.tmp" && chmod -R u+w "$$src.tmp" && mv "$$src.tmp" "$$src"; \
+		fi; \
+		mkdir -p "$$(dirname "$$out")"; \
+		( cd "$$src" && GONOSUMDB=github.com/GoogleContainerTools/skaffold GOFLAGS=-mod=mod CGO_ENABLED=0 \
+			$(GO) build -trimpath -ldflags "-s -w -X github.com/GoogleContainerTools/skaffold/v2/pkg/skaffold/version.version=$(SKAFFOLD_VERSION)" \
+			-o "$$out.tmp" ./cmd/skaffold ) && mv "$$out.tmp" "$$out"; \
+	fi; \
+	ln -sfn "$$out" "$(SKAFFOLD)"
+	@touch $@
+
 # Kubernetes binaries come from k8s.io/kubernetes, whose go.mod points its k8s.io/* dependencies at
 # ./staging. The module zip has no staging tree, so the replaces are pointed at the published k8s.io/*
 # modules of the same version before building.
@@ -150,7 +198,8 @@ $(KUBE_SRC)/.prepared:
 	GOWORK=off GOFLAGS=-mod=mod $(GO) mod download
 	touch $@
 
-# kube-build,COMPONENT: build one Kubernetes command into the tools cache.
+# kube-build,COMPONENT[,LINK]: build one Kubernetes command into the tools cache and link it (default:
+# into the envtest assets).
 define kube-build
 	@out="$(TOOLS_CACHE)/kubernetes-$(KUBE_VERSION)/$(1)"; \
 	if [ ! -x "$$out" ]; then \
@@ -159,11 +208,15 @@ define kube-build
 		( cd "$(KUBE_SRC)" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 \
 			$(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o "$$out.tmp" ./cmd/$(1) ) && mv "$$out.tmp" "$$out"; \
 	fi; \
-	mkdir -p "$(ENVTEST_ASSETS)" && ln -sfn "$$out" "$(ENVTEST_ASSETS)/$(1)"
+	link="$(or $(2),$(ENVTEST_ASSETS)/$(1))"; mkdir -p "$$(dirname "$$link")" && ln -sfn "$$out" "$$link"
 endef
 
 $(ENVTEST_ASSETS)/kube-apiserver: | $(KUBE_SRC)/.prepared
 	$(call kube-build,kube-apiserver)
+
+# skaffold deploys with kubectl.
+$(KUBECTL): | $(KUBE_SRC)/.prepared $(LOCALBIN)
+	$(call kube-build,kubectl,$(KUBECTL))
 
 # etcd's server module is built from a throwaway module that requires it.
 ETCD_SRC := $(TOOLS_CACHE)/src/etcd-$(ETCD_VERSION)

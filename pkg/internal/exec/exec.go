@@ -8,6 +8,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"al.essio.dev/pkg/shellescape"
@@ -102,4 +103,62 @@ func tail(out []byte) string {
 		s = s[i+1:]
 	}
 	return "..." + s
+}
+
+// Process is a command running in the background (see Start).
+type Process struct {
+	cmd  *osexec.Cmd
+	argv []string
+	done chan struct{}
+	err  error
+}
+
+// Start starts the command in the background, in a process group of its own, with stdout and stderr
+// going to out. When ctx is done the group gets SIGINT, so a program like skaffold can clean up what
+// it deployed, and SIGKILL if it is still there after grace.
+func (c *Cmd) Start(out io.Writer, grace time.Duration) (*Process, error) {
+	cmd := osexec.CommandContext(c.ctx, c.argv[0], c.argv[1:]...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdin = c.Stdin
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = grace
+	if err := cmd.Start(); err != nil {
+		return nil, &RunError{Command: c.argv, Inner: err}
+	}
+	p := &Process{cmd: cmd, argv: c.argv, done: make(chan struct{})}
+	go func() {
+		if err := cmd.Wait(); err != nil {
+			p.err = &RunError{Command: c.argv, Inner: err}
+		}
+		// Whatever the command left in its group goes with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the process to exit and returns why it failed, if it did.
+func (p *Process) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// Interrupt sends SIGINT to the process group and waits until the process exits or ctx is done.
+func (p *Process) Interrupt(ctx context.Context) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("interrupt %s: %w", p.argv[0], err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s to exit after an interrupt: %w", p.argv[0], ctx.Err())
+	}
 }

@@ -3,6 +3,8 @@ package exec_test
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +127,30 @@ func TestRunContextDone(t *testing.T) {
 				t.Fatalf("Run() = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestStartInterruptsTheProcessGroupWhenTheContextEnds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdin, keepOpen, err := os.Pipe() // cat blocks on it until interrupted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keepOpen.Close()
+	cmd := exec.Command(ctx, "sh", "-c", "echo ready; cat")
+	cmd.Stdin = stdin
+	p, err := cmd.Start(io.Discard, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("process still running 10s after its context ended")
+	}
+	if err := p.Wait(); err == nil {
+		t.Error("an interrupted process reported success")
 	}
 }

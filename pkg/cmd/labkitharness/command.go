@@ -1,0 +1,122 @@
+package labkitharness
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
+)
+
+type flagpole struct {
+	name   string
+	config string
+	images []string
+}
+
+// NewCommand returns the labkit-harness root command; errors are returned for the caller to print.
+func NewCommand(out, errOut io.Writer) *cobra.Command {
+	flags := &flagpole{}
+	log := funcr.New(func(prefix, args string) { fmt.Fprintln(errOut, prefix, args) }, funcr.Options{})
+	root := &cobra.Command{
+		Use:           "labkit-harness",
+		Short:         "The kind cluster with fake GPU nodes that labkit's e2e suite, make dev and make debug use",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&flags.name, "name", e2e.ClusterName, "cluster name")
+	cluster := &cobra.Command{Use: "cluster", Short: "Create, show or delete the cluster"}
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create the cluster from the kind config (or reuse it), advertise its fake GPUs, preload images",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := kindcluster.Up(cmd.Context(), flags.name, kindcluster.WithConfigFile(flags.config), kindcluster.WithLogger(log))
+			if err != nil {
+				return err
+			}
+			absent, err := c.LoadImages(cmd.Context(), flags.images...)
+			if err != nil {
+				return err
+			}
+			for _, img := range absent {
+				log.Info("Image not in the local Docker, nodes will pull it", "image", img)
+			}
+			fmt.Fprintf(out, "cluster %s is up; kubeconfig %s, context %s\n", c.Name, c.Kubeconfig, c.KubeContext())
+			return nil
+		},
+	}
+	up.Flags().StringVar(&flags.config, "config", "kind-config.yaml", "kind config of the cluster")
+	up.Flags().StringSliceVar(&flags.images, "image", e2e.Images, "images to preload from the local Docker")
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Delete the cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			c, err := kindcluster.Get(flags.name, kindcluster.WithLogger(log))
+			if err != nil {
+				return err
+			}
+			return c.Down()
+		},
+	}
+	kubeconfig := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the path of the cluster's kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			c, err := kindcluster.Get(flags.name, kindcluster.WithLogger(logr.Discard()))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, c.Kubeconfig)
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's nodes and their GPUs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := kindcluster.Get(flags.name, kindcluster.WithLogger(logr.Discard()))
+			if err != nil {
+				return err
+			}
+			cfg, err := c.RESTConfig()
+			if err != nil {
+				return err
+			}
+			cl, err := client.New(cfg, client.Options{})
+			if err != nil {
+				return err
+			}
+			nodes := &corev1.NodeList{}
+			if err := cl.List(cmd.Context(), nodes); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(w, "cluster %s, kubeconfig %s\nNODE\tREADY\tGPU\tGPUS\n", c.Name, c.Kubeconfig)
+			for _, n := range nodes.Items {
+				ready := "False"
+				for _, cond := range n.Status.Conditions {
+					if cond.Type == corev1.NodeReady {
+						ready = string(cond.Status)
+					}
+				}
+				gpus := n.Status.Allocatable[kindcluster.GPUResource]
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n.Name, ready, n.Labels["nvidia.com/gpu.product"], gpus.String())
+			}
+			return w.Flush()
+		},
+	}
+	cluster.AddCommand(up, down, kubeconfig, status)
+	root.AddCommand(cluster)
+	return root
+}
