@@ -92,6 +92,13 @@ verify: $(CONTROLLER_GEN) ## Fail if generated files are stale or code is not go
 test: vet verify envtest ## Run unit and integration tests (envtest: a real kube-apiserver and etcd).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GO_TEST_FLAGS) ./...
 
+E2E_FLAGS ?=
+.PHONY: e2e
+e2e: tools ## Create (or reuse) the kind cluster, deploy the controller and Argo CD, run the e2e suite, clean up.
+	mkdir -p artifacts
+	$(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
+		-tags e2e -count=1 -timeout 40m ./e2e/... -args $(E2E_FLAGS)
+
 .PHONY: bench
 bench: ## Run the Go benchmarks and print their figures.
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
@@ -114,6 +121,27 @@ demo: build ## Request a lab with labctl against docs/examples/catalog.yaml and 
 	$(LOCALBIN)/labctl list --repo "$$tmp/gitops.git" --branch team-a; \
 	git --git-dir "$$tmp/gitops.git" log --stat team-a; \
 	git --git-dir "$$tmp/gitops.git" show team-a:labs/jupyter/ada-a100/jupyterlab.yaml
+
+HARNESS = $(LOCALBIN)/labkit-harness
+CLUSTER_ENV = KUBECONFIG="$$($(HARNESS) cluster kubeconfig)" PATH="$(LOCALBIN):$$PATH" SKAFFOLD_UPDATE_CHECK=false
+
+.PHONY: harness
+harness: | $(LOCALBIN)
+	$(GO) build -o $(HARNESS) ./cmd/labkit-harness
+
+.PHONY: dev
+dev: tools harness ## Cluster up, then skaffold dev: every source change rebuilds and redeploys the controller.
+	$(HARNESS) cluster up
+	$(CLUSTER_ENV) $(SKAFFOLD) dev --kube-context kind-labkit
+
+.PHONY: debug
+debug: tools harness ## Cluster up, then skaffold debug: the controller under Delve, its port forwarded to localhost.
+	$(HARNESS) cluster up
+	$(CLUSTER_ENV) $(SKAFFOLD) debug --kube-context kind-labkit --port-forward
+
+.PHONY: cluster-down
+cluster-down: harness ## Delete the e2e cluster.
+	$(HARNESS) cluster down
 
 .PHONY: run
 run: manifests generate ## Run the controller against the cluster of the current kubeconfig.

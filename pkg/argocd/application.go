@@ -63,10 +63,12 @@ type SyncPolicy struct {
 	SyncOptions []string   `json:"syncOptions,omitempty"`
 }
 
-// Automated sync: prune removes what left Git, selfHeal undoes changes made in the cluster.
+// Automated sync: prune removes what left Git, selfHeal undoes changes made in the cluster, and
+// allowEmpty lets a sync prune the last resource (Argo CD refuses to otherwise).
 type Automated struct {
-	Prune    bool `json:"prune,omitempty"`
-	SelfHeal bool `json:"selfHeal,omitempty"`
+	Prune      bool `json:"prune,omitempty"`
+	SelfHeal   bool `json:"selfHeal,omitempty"`
+	AllowEmpty bool `json:"allowEmpty,omitempty"`
 }
 
 // ApplicationStatus is what Argo CD reports.
@@ -75,6 +77,8 @@ type ApplicationStatus struct {
 	Health HealthStatus `json:"health,omitempty"`
 	// OperationState is the last sync operation, with its message when it failed.
 	OperationState *OperationState `json:"operationState,omitempty"`
+	// Conditions are Argo CD's errors and warnings, such as a repository it cannot read.
+	Conditions []ApplicationCondition `json:"conditions,omitempty"`
 }
 
 // SyncStatus compares the cluster with Git at Revision.
@@ -87,6 +91,12 @@ type SyncStatus struct {
 type HealthStatus struct {
 	Status  string `json:"status,omitempty"`
 	Message string `json:"message,omitempty"`
+}
+
+// ApplicationCondition is an error or warning about an Application.
+type ApplicationCondition struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
 }
 
 // OperationState is the state of the last sync.

@@ -24,11 +24,13 @@ const (
 	jupyterGID = 100
 	// WorkDir is where the lab's volume is mounted.
 	WorkDir = "/home/jovyan/work"
-	// configFile is the Jupyter Server config the lab's Secret holds. Jupyter reads every JSON file in the
-	// jupyter_server_config.d folders of its config path, so mounting one file there adds to, and does not
-	// hide, the image's own config.
+	// configFile is the Jupyter Server config the lab's Secret holds, mounted in a folder of its own that
+	// JUPYTER_CONFIG_PATH puts on Jupyter's config path: ahead of the image's /etc/jupyter, whose config it
+	// adds to rather than hides, and read by every Jupyter Server version (the jupyter_server_config.d
+	// folders are read for extensions only by jupyter-server 1.x).
 	configFile      = "jupyter_server_config.json"
-	configMountPath = "/etc/jupyter/jupyter_server_config.d/labkit.json"
+	configMountPath = "/etc/labkit/jupyter"
+	configPathEnv   = "JUPYTER_CONFIG_PATH"
 	// tokenEnv is read by Jupyter Server as its token.
 	tokenEnv = "JUPYTER_TOKEN"
 	// configHashAnnotation restarts the pod when the server config changes.
@@ -164,6 +166,7 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 			Image:     lab.Spec.Image,
 			Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: JupyterPort, Protocol: corev1.ProtocolTCP}},
 			Resources: resources,
+			Env:       []corev1.EnvVar{{Name: configPathEnv, Value: configMountPath}},
 			ReadinessProbe: &corev1.Probe{
 				// /api answers without credentials with the server's version.
 				ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/api", Port: intstr.FromString(portName)}},
@@ -172,7 +175,7 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 			},
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: "work", MountPath: WorkDir},
-				{Name: "config", MountPath: configMountPath, SubPath: configFile, ReadOnly: true},
+				{Name: "config", MountPath: configMountPath, ReadOnly: true},
 			},
 			SecurityContext: &corev1.SecurityContext{
 				AllowPrivilegeEscalation: ptr.To(false),

@@ -93,7 +93,10 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 				t.Errorf("config has the hash in both places: %v, want %v (%+v)", gotHash, tt.wantHash, cfg)
 			}
 			env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
-			gotToken := len(env) == 1 && env[0].Name == tokenEnv && env[0].ValueFrom.SecretKeyRef.Name == "tok" && env[0].ValueFrom.SecretKeyRef.Key == "token"
+			if len(env) == 0 || env[0].Name != configPathEnv || env[0].Value != configMountPath {
+				t.Errorf("env = %+v, want %s=%s first, so Jupyter reads the lab's config", env, configPathEnv, configMountPath)
+			}
+			gotToken := len(env) == 2 && env[1].Name == tokenEnv && env[1].ValueFrom.SecretKeyRef.Name == "tok" && env[1].ValueFrom.SecretKeyRef.Key == "token"
 			if gotToken != tt.wantToken {
 				t.Errorf("token env = %+v, want token from secret %v", env, tt.wantToken)
 			}

@@ -87,7 +87,7 @@ func Application(lab *labkitv1alpha1.JupyterLab, t Target) *argocd.Application {
 }
 
 // RootApplication syncs every lab Application under apps/ (app of apps). Removing a lab's file
-// prunes its Application, whose finalizer then deletes the lab.
+// prunes its Application, whose finalizer then deletes the lab; removing the last one is allowed.
 func RootApplication(name string, t Target) *argocd.Application {
 	t = t.withDefaults()
 	return &argocd.Application{
@@ -97,7 +97,7 @@ func RootApplication(name string, t Target) *argocd.Application {
 			Project:     t.Project,
 			Source:      argocd.Source{RepoURL: t.RepoURL, Path: AppsDir, TargetRevision: t.Revision, Directory: &argocd.Directory{Recurse: true}},
 			Destination: argocd.Destination{Server: "https://kubernetes.default.svc", Namespace: t.ArgoNamespace},
-			SyncPolicy:  &argocd.SyncPolicy{Automated: &argocd.Automated{Prune: true, SelfHeal: true}},
+			SyncPolicy:  &argocd.SyncPolicy{Automated: &argocd.Automated{Prune: true, SelfHeal: true, AllowEmpty: true}},
 		},
 	}
 }
@@ -116,4 +116,9 @@ func Render(lab *labkitv1alpha1.JupyterLab, t Target) ([]gitops.Change, error) {
 		{Path: LabPath(lab.Namespace, lab.Name), Content: labYAML},
 		{Path: AppPath(lab.Namespace, lab.Name), Content: appYAML},
 	}, nil
+}
+
+// RenderRootApplication returns RootApplication as YAML, to apply once per repository and branch.
+func RenderRootApplication(name string, t Target) ([]byte, error) {
+	return kobj.YAML(RootApplication(name, t))
 }

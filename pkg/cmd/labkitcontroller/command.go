@@ -57,6 +57,7 @@ func NewCommand() *cobra.Command {
 }
 
 func run(cmd *cobra.Command, flags *flagpole) error {
+	ctrl.Log.WithName("setup").Info("Starting labkit-controller", "version", version)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kind/pkg/cluster"
+
+	"github.com/labkit-dev/labkit/pkg/internal/exec"
 )
 
 // Fake GPUs are declared in the kind config as node labels; Up advertises them as node capacity.
@@ -295,4 +299,21 @@ func AdvertiseGPUs(ctx context.Context, cl client.Client) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// GatewayAddress is the IPv4 gateway of the docker network kind puts its nodes on: the host's address
+// as pods see it, where a server on the host (a Git server, say) listens to be reachable from the
+// cluster. It holds for Docker on Linux; Docker Desktop reaches the host as host.docker.internal instead.
+func GatewayAddress(ctx context.Context) (string, error) {
+	out, err := exec.Command(ctx, "docker", "network", "inspect", "kind",
+		"--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the kind network's gateway: %w", err)
+	}
+	for _, ip := range strings.Fields(string(out)) {
+		if addr := net.ParseIP(ip); addr != nil && addr.To4() != nil {
+			return ip, nil
+		}
+	}
+	return "", fmt.Errorf("the kind network has no IPv4 gateway (got %q)", strings.TrimSpace(string(out)))
 }

@@ -1,0 +1,49 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+)
+
+var (
+	keep            = flag.Bool("keep", false, "keep the cluster after the run (a cluster the run reused is always kept)")
+	deleteOnFailure = flag.Bool("delete-on-failure", false, "delete the cluster the run made even when a test failed; by default it is kept, with kind's logs exported")
+	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
+	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
+)
+
+var testenv env.Environment
+
+// TestMain owns the environment: the kind cluster with fake GPUs, the controller through skaffold,
+// Argo CD, and a Git server it syncs from. Setup fails fast; Finish always runs, on Ctrl-C too.
+func TestMain(m *testing.M) {
+	cfg, err := envconf.NewFromFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	testenv, err = env.NewWithContext(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	s := &suite{root: *projectRoot, artifacts: *artifactsDir, interrupted: ctx.Done()}
+	testenv.Setup(s.setUp).
+		BeforeEachFeature(s.beforeFeature).
+		AfterEachFeature(s.afterFeature).
+		Finish(s.tearDown)
+	code := testenv.Run(m)
+	stop()
+	os.Exit(code)
+}

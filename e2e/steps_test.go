@@ -1,0 +1,200 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/catalog"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/assert"
+)
+
+// Values a feature's steps hand on through its context.
+type (
+	namespaceKey struct{}
+	labKey       struct{}
+	passwordKey  struct{}
+	commitKey    struct{}
+)
+
+func namespace(ctx context.Context) string { return ctx.Value(namespaceKey{}).(string) }
+func lab(ctx context.Context) *labkitv1alpha1.JupyterLab {
+	return ctx.Value(labKey{}).(*labkitv1alpha1.JupyterLab)
+}
+
+// inNamespace makes the feature's own namespace.
+func inNamespace(prefix string) features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + prefix + "-" + rand.String(5)}}
+		if err := s.client.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		return context.WithValue(ctx, namespaceKey{}, ns.Name)
+	}
+}
+
+// deleteNamespace removes the feature's namespace and waits until it is gone.
+func deleteNamespace() features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace(ctx)}}
+		if err := s.client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			t.Fatal(err)
+		}
+		if err := assert.Gone(ctx, s.client, ns, assert.WithTimeout("wait-namespace-gone", timeoutGone)); err != nil {
+			t.Error(err)
+		}
+		return ctx
+	}
+}
+
+// requestLab does what `labctl create -f fixture --password-stdin` does, with the cluster's catalog:
+// it checks the request, commits the lab and its Application, and pushes them.
+func requestLab(fixture string) features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		req, err := generator.LoadRequest(s.path("fixture/" + fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Namespace = namespace(ctx)
+		password := randomPassword(t)
+		if req.PasswordHash, err = generator.HashPassword([]byte(password)); err != nil {
+			t.Fatal(err)
+		}
+		cat, err := catalog.FromCluster(ctx, s.client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := s.publisher.Create(ctx, []*labkitv1alpha1.JupyterLab{l}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("lab %s/%s pushed as %s", l.Namespace, l.Name, res.Commit)
+		refreshRoot(ctx, t)
+		ctx = context.WithValue(ctx, labKey{}, l)
+		ctx = context.WithValue(ctx, passwordKey{}, password)
+		return context.WithValue(ctx, commitKey{}, res.Commit)
+	}
+}
+
+// refreshRoot makes Argo CD read the repository now rather than at its next poll.
+func refreshRoot(ctx context.Context, t *testing.T) {
+	if err := argocd.Refresh(ctx, from(ctx).client, "argocd", rootApp); err != nil {
+		t.Error(err)
+	}
+}
+
+func randomPassword(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := cryptorand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// appSynced waits until Argo CD has synced the lab's Application at the pushed commit and finds it
+// Healthy, which the JupyterLab health check makes mean: the lab is Ready.
+func appSynced() features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s, l := from(ctx), lab(ctx)
+		if _, err := argocd.WaitForApplication(ctx, s.client, "argocd", generator.AppName(l.Namespace, l.Name),
+			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", timeoutAppSynced)); err != nil {
+			t.Fatal(err)
+		}
+		return ctx
+	}
+}
+
+// expect asserts the partial objects of a fixture against the live ones in the feature's namespace.
+func expect(fixture, timeoutName string) features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		if err := assert.File(ctx, s.client, s.path("fixture/"+fixture), assert.WithNamespace(namespace(ctx)),
+			assert.WithTimeout(timeoutName, timeoutLabReady)); err != nil {
+			t.Fatal(err)
+		}
+		return ctx
+	}
+}
+
+// labPod is the running pod of the feature's lab.
+func labPod(ctx context.Context, t *testing.T) *corev1.Pod {
+	t.Helper()
+	s, l := from(ctx), lab(ctx)
+	pods := &corev1.PodList{}
+	if err := s.client.List(ctx, pods, client.InNamespace(l.Namespace), client.MatchingLabels{labkitv1alpha1.LabLabel: l.Name}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+			return p
+		}
+	}
+	t.Fatalf("lab %s/%s has no running pod among %d", l.Namespace, l.Name, len(pods.Items))
+	return nil
+}
+
+// removeLab does what `labctl delete` does and waits until Argo CD has pruned the lab's Application.
+func removeLab() features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		l, ok := ctx.Value(labKey{}).(*labkitv1alpha1.JupyterLab)
+		if !ok { // the request step failed before pushing
+			return ctx
+		}
+		if _, _, err := s.publisher.Delete(ctx, l.Namespace, l.Name, false); err != nil && !errors.Is(err, generator.ErrLabNotFound) {
+			t.Error(err)
+		}
+		refreshRoot(ctx, t)
+		app := &unstructured.Unstructured{}
+		app.SetAPIVersion("argoproj.io/v1alpha1")
+		app.SetKind("Application")
+		app.SetNamespace("argocd")
+		app.SetName(generator.AppName(l.Namespace, l.Name))
+		if err := assert.Gone(ctx, s.client, app, assert.WithTimeout("wait-app-pruned", timeoutGone)); err != nil {
+			t.Error(err)
+		}
+		return ctx
+	}
+}
+
+// expectedError reads the "# expect-error: ..." line of a request fixture.
+func expectedError(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if msg, ok := strings.CutPrefix(sc.Text(), "# expect-error: "); ok {
+			return msg
+		}
+	}
+	t.Fatalf("%s has no '# expect-error: ' line", path)
+	return ""
+}

@@ -1,0 +1,290 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
+	"github.com/labkit-dev/labkit/pkg/harness/apply"
+	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/evidence"
+	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
+	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
+	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
+)
+
+// Named timeouts, in one place (cluster-api's intervals). Generous: a loaded 2-core machine.
+const (
+	timeoutArgoCDReady = 5 * time.Minute
+	timeoutAppSynced   = 3 * time.Minute
+	timeoutLabReady    = 3 * time.Minute
+	timeoutRestored    = time.Minute
+	timeoutGone        = 2 * time.Minute
+	timeoutNewPod      = 4 * time.Minute
+)
+
+const (
+	controllerNamespace = "labkit-system"
+	controllerSelector  = "app.kubernetes.io/name=labkit-controller"
+	repoName            = "labs"
+	branch              = "main"
+	rootApp             = "labs"
+)
+
+// suite is the environment the features share; setUp makes it, tearDown undoes what it made.
+type suite struct {
+	root, artifacts string
+	interrupted     <-chan struct{}
+
+	log       logr.Logger
+	cluster   *kindcluster.Cluster
+	cfg       *rest.Config
+	client    client.Client
+	git       *gitserver.Server
+	publisher *generator.Publisher
+	skaffold  *skaffold.Skaffold
+
+	mu      sync.Mutex
+	failed  bool
+	timings []timing
+}
+
+type timing struct {
+	what string
+	took time.Duration
+}
+
+func (s *suite) time(what string, start time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timings = append(s.timings, timing{what, time.Since(start)})
+}
+
+type suiteKey struct{}
+
+// from returns the suite that setUp put in ctx.
+func from(ctx context.Context) *suite { return ctx.Value(suiteKey{}).(*suite) }
+
+func (s *suite) path(rel string) string { return filepath.Join(s.root, rel) }
+
+func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+	s.log = funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{})
+	root, err := filepath.Abs(s.root)
+	if err != nil {
+		return ctx, err
+	}
+	s.root = root
+	start := time.Now()
+	c, err := kindcluster.Up(ctx, ClusterName, kindcluster.WithConfigFile(s.path("kind-config.yaml")), kindcluster.WithLogger(s.log))
+	if c != nil {
+		s.cluster = c
+	}
+	if err != nil {
+		return ctx, err
+	}
+	s.time("cluster up ("+map[bool]string{true: "created", false: "reused"}[c.Created]+")", start)
+
+	start = time.Now()
+	absent, err := c.LoadImages(ctx, Images...)
+	if err != nil {
+		return ctx, err
+	}
+	for _, img := range absent {
+		s.log.Info("Image not in the local Docker; nodes will pull it", "image", img)
+	}
+	s.time("images preloaded", start)
+
+	cfg.WithKubeconfigFile(c.Kubeconfig)
+	if s.cfg, err = c.RESTConfig(); err != nil {
+		return ctx, err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return ctx, err
+	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return ctx, err
+	}
+	if s.client, err = client.New(s.cfg, client.Options{Scheme: scheme}); err != nil {
+		return ctx, err
+	}
+
+	start = time.Now()
+	s.skaffold = skaffold.New(skaffold.WithDir(s.root), skaffold.WithBinary(s.path("bin/skaffold")),
+		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(c.Kubeconfig, c.KubeContext()),
+		skaffold.WithOutput(prefixWriter("skaffold: ")))
+	if err := s.skaffold.Run(ctx); err != nil {
+		return ctx, err
+	}
+	s.time("controller deployed (skaffold run)", start)
+
+	start = time.Now()
+	if err := argocd.Install(ctx, s.client,
+		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady)),
+		argocd.WithReadyTimeout(timeoutArgoCDReady), argocd.WithLogger(s.log)); err != nil {
+		return ctx, err
+	}
+	s.time("Argo CD ready", start)
+
+	start = time.Now()
+	if err := s.serveGit(ctx); err != nil {
+		return ctx, err
+	}
+	s.time("Git server and root Application synced", start)
+	return context.WithValue(ctx, suiteKey{}, s), nil
+}
+
+// serveGit serves the GitOps repository where the cluster reaches the host, seeds it, and points a
+// root Application (app of apps) at it.
+func (s *suite) serveGit(ctx context.Context) error {
+	gw, err := kindcluster.GatewayAddress(ctx)
+	if err != nil {
+		return err
+	}
+	if s.git, err = gitserver.Start(ctx, gitserver.WithAddress(gw+":0"), gitserver.WithLogger(s.log)); err != nil {
+		return err
+	}
+	url, err := s.git.CreateRepo(repoName)
+	if err != nil {
+		return err
+	}
+	repo, err := gitops.New(url, branch, gitops.WithAuthor("labkit e2e", "e2e@labkit.dev"))
+	if err != nil {
+		return err
+	}
+	seeded, err := repo.Commit(ctx, "Start the GitOps repository", func(*gitops.Tree) ([]gitops.Change, error) {
+		return []gitops.Change{
+			{Path: "README.md", Content: []byte("Labs, written by labctl; synced by Argo CD (docs/gitops-layout.md of labkit).\n")},
+			// The root Application syncs apps/, which must exist before the first lab.
+			{Path: generator.AppsDir + "/README.md", Content: []byte("One Argo CD Application per lab.\n")},
+		}, nil
+	})
+	if err != nil {
+		return err
+	}
+	target := generator.Target{RepoURL: url, Revision: branch}
+	s.publisher = &generator.Publisher{Repo: repo, Target: target}
+	root, err := generator.RenderRootApplication(rootApp, target)
+	if err != nil {
+		return err
+	}
+	if _, err := apply.Apply(ctx, s.client, root); err != nil {
+		return err
+	}
+	_, err = argocd.WaitForApplication(ctx, s.client, "argocd", rootApp, argocd.AtRevision(seeded.Commit),
+		argocd.WaitTimeout("wait-root-app-synced", timeoutAppSynced))
+	return err
+}
+
+func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+	var errs []error
+	if s.git != nil {
+		errs = append(errs, s.git.Close())
+	}
+	interrupted := false
+	select {
+	case <-s.interrupted:
+		interrupted = true
+	default:
+	}
+	switch c := s.cluster; {
+	case c == nil:
+	case s.failed && !interrupted:
+		dir := filepath.Join(s.artifacts, "kind-logs")
+		errs = append(errs, c.ExportLogs(dir))
+		if c.Created && *deleteOnFailure {
+			errs = append(errs, c.Down())
+		} else {
+			fmt.Fprintf(os.Stderr, "a test failed: cluster %s kept for a look (KUBECONFIG=%s), kind's logs in %s\n", c.Name, c.Kubeconfig, dir)
+		}
+	case c.Created && !*keep:
+		// A run that made the cluster removes it, also when interrupted; a reused one stays.
+		errs = append(errs, c.Down())
+	}
+	s.printTimings()
+	return ctx, errors.Join(errs...)
+}
+
+func (s *suite) printTimings() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Println("\nphase timings:")
+	for _, t := range s.timings {
+		fmt.Printf("  %-70s %6.1fs\n", t.what, t.took.Seconds())
+	}
+}
+
+type featureStartKey struct{}
+
+func (s *suite) beforeFeature(ctx context.Context, _ *envconf.Config, _ *testing.T, _ features.Feature) (context.Context, error) {
+	return context.WithValue(ctx, featureStartKey{}, time.Now()), nil
+}
+
+// afterFeature times the feature and, when it failed, writes evidence to artifacts/<test>/.
+func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.T, f features.Feature) (context.Context, error) {
+	if start, ok := ctx.Value(featureStartKey{}).(time.Time); ok {
+		s.time("feature: "+f.Name(), start)
+	}
+	if !t.Failed() {
+		return ctx, nil
+	}
+	s.mu.Lock()
+	s.failed = true
+	s.mu.Unlock()
+	namespaces := []string{"argocd", controllerNamespace}
+	if ns, ok := ctx.Value(namespaceKey{}).(string); ok {
+		namespaces = append(namespaces, ns)
+	}
+	dir := filepath.Join(s.artifacts, strings.ReplaceAll(t.Name(), "/", "_"))
+	err := evidence.Collect(context.WithoutCancel(ctx), s.cfg, dir,
+		evidence.WithNamespaces(namespaces...),
+		evidence.WithKinds(
+			labkitv1alpha1.GroupVersion.WithKind("JupyterLab"),
+			appsv1.SchemeGroupVersion.WithKind("Deployment"),
+			corev1.SchemeGroupVersion.WithKind("Pod"),
+			corev1.SchemeGroupVersion.WithKind("Service"),
+			corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
+			schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"},
+		),
+		evidence.WithPodLogs(controllerNamespace, controllerSelector))
+	t.Logf("evidence in %s (%v)", dir, err)
+	return ctx, nil
+}
+
+// prefixWriter writes each chunk of a tool's output to stderr with a prefix.
+type prefixWriter string
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			fmt.Fprint(os.Stderr, string(p)+line)
+		}
+	}
+	if !strings.HasSuffix(string(b), "\n") {
+		fmt.Fprintln(os.Stderr)
+	}
+	return len(b), nil
+}

@@ -1,0 +1,137 @@
+package argocd_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+)
+
+// TestInstallThenUninstall is not parallel: Argo CD's cluster-scoped objects make one install per
+// cluster, and Uninstall deletes its CRDs.
+func TestInstallThenUninstall(t *testing.T) {
+	const pvcHealth = `hs = {status = "Healthy"}
+return hs`
+	tests := []struct {
+		name           string
+		opts           []argocd.Option
+		appSetReplicas int32
+		argocdCM       map[string]string // entries argocd-cm must have
+	}{
+		{
+			name: "defaults and health checks",
+			opts: []argocd.Option{
+				argocd.WithHealthCheck("example.com", "Widget", argocd.HealthCheckFromConditions("Ready")),
+				argocd.WithHealthCheck("", "PersistentVolumeClaim", pvcHealth),
+			},
+			appSetReplicas: 0,
+			argocdCM: map[string]string{
+				"timeout.reconciliation":                               "10s",
+				"timeout.reconciliation.jitter":                        "0s",
+				"resource.customizations.health.example.com_Widget":    argocd.HealthCheckFromConditions("Ready"),
+				"resource.customizations.health.PersistentVolumeClaim": pvcHealth,
+			},
+		},
+		{
+			name:           "application set and a slower reconciliation",
+			opts:           []argocd.Option{argocd.WithApplicationSet(), argocd.WithReconciliationTimeout(90 * time.Second)},
+			appSetReplicas: 1,
+			argocdCM:       map[string]string{"timeout.reconciliation": "1m30s"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			ns, err := env.Namespace(ctx, "argocd")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := append([]argocd.Option{argocd.WithNamespace(ns), argocd.WithReadyTimeout(time.Second)}, tt.opts...)
+
+			// envtest runs no controllers: nothing becomes ready, and the named timeout says what is not.
+			err = argocd.Install(ctx, env.Client, opts...)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Install() = %v, want the ready timeout", err)
+			}
+			for _, part := range []string{
+				argocd.ReadyTimeoutName + ": Argo CD in namespace " + ns + " not ready after 1s: ",
+				"Deployment argocd-repo-server: generation 1 not observed by its controller yet",
+				"Deployment argocd-redis: ",
+				"StatefulSet argocd-application-controller: ",
+			} {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("Install() error = %q, want it to contain %q", err, part)
+				}
+			}
+
+			var deployments appsv1.DeploymentList
+			if err := env.Client.List(ctx, &deployments, client.InNamespace(ns)); err != nil {
+				t.Fatal(err)
+			}
+			var sts appsv1.StatefulSet
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "argocd-application-controller"}, &sts); err != nil {
+				t.Fatal(err)
+			}
+			templates := map[string]corev1.PodSpec{sts.Name: sts.Spec.Template.Spec}
+			for _, d := range deployments.Items {
+				templates[d.Name] = d.Spec.Template.Spec
+				if d.Name == "argocd-applicationset-controller" {
+					if got := ptr.Deref(d.Spec.Replicas, -1); got != tt.appSetReplicas {
+						t.Errorf("applicationset controller replicas = %d, want %d", got, tt.appSetReplicas)
+					}
+				}
+			}
+			if len(templates) != 4 {
+				t.Errorf("workloads = %d, want 4 (application controller, applicationset controller, repo server, redis)", len(templates))
+			}
+			for name, spec := range templates {
+				for _, c := range append(spec.InitContainers, spec.Containers...) {
+					if c.ImagePullPolicy == corev1.PullAlways {
+						t.Errorf("%s container %s: imagePullPolicy Always, want it rewritten", name, c.Name)
+					}
+				}
+			}
+
+			var cm corev1.ConfigMap
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "argocd-cm"}, &cm); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range tt.argocdCM {
+				if diff := cmp.Diff(want, cm.Data[k]); diff != "" {
+					t.Errorf("argocd-cm %s (-want +got):\n%s", k, diff)
+				}
+			}
+
+			var crb rbacv1.ClusterRoleBinding
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: "argocd-application-controller"}, &crb); err != nil {
+				t.Fatal(err)
+			}
+			if len(crb.Subjects) != 1 || crb.Subjects[0].Namespace != ns {
+				t.Errorf("ClusterRoleBinding subjects = %+v, want the service account in %s", crb.Subjects, ns)
+			}
+
+			createApplication(ctx, t, ns, "to-be-uninstalled")
+			go finalizeNamespace(ctx, ns)
+			if err := argocd.Uninstall(ctx, env.Client, append(opts, argocd.WithReadyTimeout(time.Minute))...); err != nil {
+				t.Fatalf("Uninstall() = %v", err)
+			}
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+				t.Errorf("after Uninstall(), get namespace %s = %v, want not found", ns, err)
+			}
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: "argocd-application-controller"}, &rbacv1.ClusterRoleBinding{}); !apierrors.IsNotFound(err) {
+				t.Errorf("after Uninstall(), get ClusterRoleBinding = %v, want not found", err)
+			}
+		})
+	}
+}
