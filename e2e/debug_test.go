@@ -22,7 +22,7 @@ import (
 const reconcileFunc = "github.com/labkit-dev/labkit/pkg/controller.(*JupyterLabReconciler).Reconcile"
 
 // delvePort is what skaffold debug prints when it forwards Delve's port of the controller pod.
-var delvePort = regexp.MustCompile(`Port forwarding pod/labkit-controller-\S+ in namespace labkit-system, remote port 56268 -> (\S+:\d+)`)
+var delvePort = regexp.MustCompile(`Port forwarding pod/labkit-controller-\S+ in namespace labkit-system, remote port 56268 -> (?:http://)?(\S+:\d+)`)
 
 func TestDebug(t *testing.T) {
 	type debugKey struct{}

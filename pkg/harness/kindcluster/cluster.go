@@ -128,19 +128,22 @@ func Up(ctx context.Context, name string, opts ...Option) (*Cluster, error) {
 		return nil, err
 	}
 	if exists {
-		if err := c.provider.ExportKubeConfig(name, o.kubeconfig, false); err != nil {
-			return nil, fmt.Errorf("write kubeconfig of cluster %q: %w", name, err)
-		}
-		had, err := c.configHash(ctx)
+		had, err := c.reusable(ctx, o.kubeconfig)
 		if err != nil {
-			return nil, err
-		}
-		if had != hash {
+			// Its containers stopped (a Docker restart, say) or its API server is gone: start afresh.
+			o.log.Info("Cluster exists but does not answer; deleting it to create it again", "name", name, "reason", err.Error())
+			if err := c.Down(); err != nil {
+				return nil, err
+			}
+			exists = false
+		} else if had != hash {
 			return nil, fmt.Errorf("%w: cluster %q was not made from %s as it is now; delete it (kind delete cluster --name %s) or use another name",
 				ErrConfigChanged, name, o.configFile, name)
+		} else {
+			o.log.Info("Reusing cluster", "name", name)
 		}
-		o.log.Info("Reusing cluster", "name", name)
-	} else {
+	}
+	if !exists {
 		if err := os.MkdirAll(filepath.Dir(o.kubeconfig), 0o700); err != nil {
 			return nil, fmt.Errorf("create kubeconfig folder: %w", err)
 		}
@@ -227,6 +230,17 @@ func (c *Cluster) client() (client.Client, error) {
 		return nil, err
 	}
 	return client.New(cfg, client.Options{})
+}
+
+// reusable writes the kubeconfig of an existing cluster and reads the config it was made from, within
+// a minute: a cluster that cannot answer that is not worth reusing.
+func (c *Cluster) reusable(ctx context.Context, kubeconfig string) (string, error) {
+	if err := c.provider.ExportKubeConfig(c.Name, kubeconfig, false); err != nil {
+		return "", fmt.Errorf("write kubeconfig of cluster %q: %w", c.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return c.configHash(ctx)
 }
 
 func (c *Cluster) configHash(ctx context.Context) (string, error) {
