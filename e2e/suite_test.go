@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -91,7 +91,7 @@ func from(ctx context.Context) *suite { return ctx.Value(suiteKey{}).(*suite) }
 func (s *suite) path(rel string) string { return filepath.Join(s.root, rel) }
 
 func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-	s.log = funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{})
+	s.log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
 	root, err := filepath.Abs(s.root)
 	if err != nil {
 		return ctx, err

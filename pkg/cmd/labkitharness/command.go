@@ -3,10 +3,10 @@ package labkitharness
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +24,7 @@ type flagpole struct {
 // NewCommand returns the labkit-harness root command; errors are returned for the caller to print.
 func NewCommand(out, errOut io.Writer) *cobra.Command {
 	flags := &flagpole{}
-	log := funcr.New(func(prefix, args string) { fmt.Fprintln(errOut, prefix, args) }, funcr.Options{})
+	log := logr.FromSlogHandler(slog.NewTextHandler(errOut, nil))
 	root := &cobra.Command{
 		Use:           "labkit-harness",
 		Short:         "The kind cluster with fake GPU nodes that labkit's e2e suite, make dev and make debug use",

@@ -25,25 +25,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	var err error
 	if manifest, err = argocd.Manifest(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	if env, err = testenv.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}()
-	return m.Run()
+	testenv.Main(m, func(e *testenv.Env) { env = e })
 }
 
 // installCRDs applies Argo CD's CRDs alone: envtest runs no pods, and TestInstall deletes them when it

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,4 +98,20 @@ func Eventually(ctx context.Context, what string, timeout time.Duration, cond fu
 		return fmt.Errorf("waiting %s for %s: %w; last seen: %s", timeout, what, err, last)
 	}
 	return nil
+}
+
+// Main is a TestMain: it starts an Env, hands it to use (which keeps it in a package variable), runs
+// the package's tests, stops the Env and exits with the tests' code.
+func Main(m *testing.M, use func(*Env)) {
+	env, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	use(env)
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	}
+	os.Exit(code)
 }

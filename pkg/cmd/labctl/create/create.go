@@ -28,19 +28,11 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
   labctl create -f ada.yaml --token-secret ada-token --dry-run`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, cat, err := flags.request.Resolve(cmd.Context(), g, shared.FirstArg(args), streams.In)
+			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In)
 			if err != nil {
 				return err
 			}
-			lab, err := generator.Build(*req, cat)
-			if err != nil {
-				return err
-			}
-			profile, err := g.LoadProfile()
-			if err != nil {
-				return err
-			}
-			pub, err := flags.repo.Publisher(profile, g.Logger)
+			pub, err := flags.repo.Publisher(g)
 			if err != nil {
 				return err
 			}

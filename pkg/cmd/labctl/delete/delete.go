@@ -28,7 +28,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pub, err := flags.repo.Publisher(profile, g.Logger)
+			pub, err := flags.repo.Publisher(g)
 			if err != nil {
 				return err
 			}

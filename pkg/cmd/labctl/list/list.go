@@ -22,11 +22,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		Short: "List the labs on the branch",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			profile, err := g.LoadProfile()
-			if err != nil {
-				return err
-			}
-			pub, err := flags.repo.Publisher(profile, g.Logger)
+			pub, err := flags.repo.Publisher(g)
 			if err != nil {
 				return err
 			}

@@ -23,11 +23,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		Short: "Print the JupyterLab and Argo CD Application a request makes, without committing them",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, cat, err := flags.request.Resolve(cmd.Context(), g, shared.FirstArg(args), streams.In)
-			if err != nil {
-				return err
-			}
-			lab, err := generator.Build(*req, cat)
+			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In)
 			if err != nil {
 				return err
 			}

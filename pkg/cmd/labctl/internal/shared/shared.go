@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/gitops"
@@ -88,13 +89,17 @@ func (r *RepoFlags) Target(p generator.Profile) (remote string, t generator.Targ
 	return remote, generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: branch, ArgoNamespace: r.ArgoNamespace}
 }
 
-// Publisher opens the repository the flags, or else the profile, name.
-func (r *RepoFlags) Publisher(p generator.Profile, log logr.Logger) (*generator.Publisher, error) {
+// Publisher opens the repository the flags, or else the saved profile, name.
+func (r *RepoFlags) Publisher(g *Globals) (*generator.Publisher, error) {
+	p, err := g.LoadProfile()
+	if err != nil {
+		return nil, err
+	}
 	remote, target := r.Target(p)
 	if remote == "" {
 		return nil, fmt.Errorf("no Git repository: pass --repo URL or save one with `labctl profile save --repo URL`")
 	}
-	repo, err := gitops.New(remote, target.Revision, gitops.WithLogger(log))
+	repo, err := gitops.New(remote, target.Revision, gitops.WithLogger(g.Logger))
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +184,15 @@ func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in 
 		}
 	}
 	return &req, cat, nil
+}
+
+// Lab resolves the request (see Resolve) and builds the checked JupyterLab.
+func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader) (*labkitv1alpha1.JupyterLab, error) {
+	req, cat, err := r.Resolve(ctx, g, name, in)
+	if err != nil {
+		return nil, err
+	}
+	return generator.Build(*req, cat)
 }
 
 // readPassword reads the first line of in, as `docker login --password-stdin` does.
