@@ -20,6 +20,7 @@ var (
 	deleteOnFailure = flag.Bool("delete-on-failure", false, "delete the cluster the run made even when a test failed; by default it is kept, with kind's logs exported")
 	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
 	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
+	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
 )
 
 var testenv env.Environment

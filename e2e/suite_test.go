@@ -142,9 +142,17 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 	s.time("controller deployed (skaffold run)", start)
 
 	start = time.Now()
-	if err := argocd.Install(ctx, s.client,
+	argoOpts := []argocd.Option{
 		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady)),
-		argocd.WithReadyTimeout(timeoutArgoCDReady), argocd.WithLogger(s.log)); err != nil {
+		argocd.WithReadyTimeout(timeoutArgoCDReady), argocd.WithLogger(s.log),
+	}
+	switch m := *argoManifest; {
+	case strings.HasPrefix(m, "http://"), strings.HasPrefix(m, "https://"):
+		argoOpts = append(argoOpts, argocd.WithManifestURL(m))
+	case m != "":
+		argoOpts = append(argoOpts, argocd.WithManifestFile(m))
+	}
+	if err := argocd.Install(ctx, s.client, argoOpts...); err != nil {
 		return ctx, err
 	}
 	s.time("Argo CD ready", start)
@@ -228,12 +236,18 @@ func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Contex
 	return ctx, errors.Join(errs...)
 }
 
+// printTimings prints how long each phase and feature took, and keeps it in artifacts/e2e-timings.txt.
 func (s *suite) printTimings() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Println("\nphase timings:")
+	var b strings.Builder
+	b.WriteString("phase timings:\n")
 	for _, t := range s.timings {
-		fmt.Printf("  %-70s %6.1fs\n", t.what, t.took.Seconds())
+		fmt.Fprintf(&b, "  %-70s %6.1fs\n", t.what, t.took.Seconds())
+	}
+	fmt.Fprint(os.Stderr, "\n"+b.String())
+	if err := os.MkdirAll(s.artifacts, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(s.artifacts, "e2e-timings.txt"), []byte(b.String()), 0o644)
 	}
 }
 

@@ -2,6 +2,7 @@ package kindcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,12 +56,24 @@ func (c *Cluster) LoadImages(ctx context.Context, images ...string) (absent []st
 	if err := exec.Command(ctx, "docker", append([]string{"save", "--output", archive}, toSave...)...).Run(); err != nil {
 		return absent, fmt.Errorf("save images from the local Docker: %w", err)
 	}
+	// Into every node at once: the nodes import while docker's archive is read from the page cache.
+	errs := make(chan error, len(needs))
 	for n, imgs := range needs {
-		if err := loadArchive(n, archive); err != nil {
-			return absent, fmt.Errorf("load %s into node %s: %w", strings.Join(imgs, ", "), n.String(), err)
+		go func() {
+			if err := loadArchive(n, archive); err != nil {
+				errs <- fmt.Errorf("load %s into node %s: %w", strings.Join(imgs, ", "), n.String(), err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var failed []error
+	for range needs {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
 		}
 	}
-	return absent, nil
+	return absent, errors.Join(failed...)
 }
 
 func loadArchive(n nodes.Node, archive string) error {
