@@ -1,4 +1,3 @@
-// Package portforward forwards a local port to a pod's port, as `kubectl port-forward` does.
 package portforward
 
 import (
