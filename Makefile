@@ -16,6 +16,7 @@ KIND_VERSION ?= v0.33.0
 SKAFFOLD_VERSION ?= v2.19.0
 DLV_VERSION ?= v1.27.2
 GOTESTSUM_VERSION ?= v1.13.0
+KWOK_VERSION ?= v0.8.0
 
 ## Locations
 LOCALBIN ?= $(CURDIR)/bin
@@ -241,6 +242,20 @@ endef
 
 $(ENVTEST_ASSETS)/kube-apiserver: | $(KUBE_SRC)/.prepared
 	$(call kube-build,kube-apiserver)
+
+# The Docker-free cluster (pkg/harness/localcluster) adds these to the envtest assets.
+.PHONY: local-cluster-tools
+local-cluster-tools: envtest $(ENVTEST_ASSETS)/kube-controller-manager $(ENVTEST_ASSETS)/kube-scheduler $(ENVTEST_ASSETS)/kwok ## Build what the Docker-free cluster runs.
+
+$(ENVTEST_ASSETS)/kube-controller-manager: | $(KUBE_SRC)/.prepared
+	$(call kube-build,kube-controller-manager)
+
+$(ENVTEST_ASSETS)/kube-scheduler: | $(KUBE_SRC)/.prepared
+	$(call kube-build,kube-scheduler)
+
+$(ENVTEST_ASSETS)/kwok:
+	$(call go-install-tool,kwok,sigs.k8s.io/kwok/cmd/kwok,$(KWOK_VERSION))
+	ln -sfn "$(TOOLS_CACHE)/kwok-$(KWOK_VERSION)/kwok" "$@"
 
 # skaffold deploys with kubectl.
 $(KUBECTL): | $(KUBE_SRC)/.prepared $(LOCALBIN)

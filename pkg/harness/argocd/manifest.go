@@ -1,10 +1,7 @@
 package argocd
 
 import (
-	"archive/zip"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/labkit-dev/labkit/pkg/internal/exec"
+	"github.com/labkit-dev/labkit/pkg/harness/gomodule"
 )
 
 // DefaultVersion is the Argo CD release installed unless WithVersion says otherwise.
@@ -89,47 +86,9 @@ func fromModule(ctx context.Context, version string) ([]byte, error) {
 	if major := strings.SplitN(version, ".", 2)[0]; major != "v0" && major != "v1" {
 		module += "/" + major // a Go module's path ends with its major version from v2 on
 	}
-	module += "@" + version
-	dir, err := os.MkdirTemp("", "argocd-module-")
+	b, err := gomodule.ReadFile(ctx, module, version, manifestPath)
 	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	cmd := exec.Command(ctx, "go", "mod", "download",
-		"-json", // report the module's zip, checksum and error as JSON
-		module)
-	cmd.Dir = dir // outside any module: no go.mod or go.sum is read or written
-	cmd.Env = []string{
-		"GOFLAGS=-mod=mod",
-		"GOWORK=off",
-		// Argo CD's go.mod may require a newer Go than the one running; its files are only read here,
-		// so never download a toolchain for it. The go command then reports an error for the module,
-		// but only after it has downloaded and verified the zip, which is all that is needed.
-		"GOTOOLCHAIN=local",
-	}
-	out, runErr := cmd.Output()
-	var m struct{ Zip, Sum, Error string }
-	if err := json.Unmarshal(out, &m); err != nil || m.Zip == "" || m.Sum == "" {
-		cause := errors.Join(runErr, err)
-		if m.Error != "" { // the go command's reason, such as a module not found offline
-			cause = errors.New(m.Error)
-		}
-		return nil, fmt.Errorf("download Go module %s for its Argo CD manifest: %w", module, cause)
-	}
-	zr, err := zip.OpenReader(m.Zip)
-	if err != nil {
-		return nil, fmt.Errorf("open Go module %s: %w", module, err)
-	}
-	defer zr.Close()
-	name := module + "/" + manifestPath
-	f, err := zr.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", name, m.Zip, err)
-	}
-	defer f.Close()
-	b, err := readAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s from %s: %w", name, m.Zip, err)
+		return nil, fmt.Errorf("Argo CD manifest: %w", err)
 	}
 	return b, nil
 }
