@@ -125,8 +125,7 @@ func (ss *Session) Output() string {
 	return ss.out.String()
 }
 
-// Start starts `skaffold dev` or `skaffold debug` (verb) with args. It runs until ctx is done or Stop;
-// skaffold then deletes what it deployed.
+// Start starts `skaffold dev` or `skaffold debug` (verb) with args. It runs until ctx is done or Stop.
 func (s *Skaffold) Start(ctx context.Context, verb string, args ...string) (*Session, error) {
 	ss := &Session{copy: s.out}
 	p, err := s.command(ctx, verb, args).Start(ss, 60*time.Second)
@@ -161,14 +160,15 @@ func (ss *Session) WaitFor(ctx context.Context, name string, timeout time.Durati
 	return found, nil
 }
 
-// Stop interrupts skaffold, which deletes what it deployed, and waits for it to exit.
+// Stop stops skaffold with SIGTERM, on which it deletes what it deployed unless --cleanup=false, and
+// waits for it to exit.
 func (ss *Session) Stop(ctx context.Context) error {
 	select {
 	case <-ss.proc.Done():
 		return nil
 	default:
 	}
-	return ss.proc.Interrupt(ctx)
+	return ss.proc.Stop(ctx)
 }
 
 func tail(s string) string {

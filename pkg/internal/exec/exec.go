@@ -114,8 +114,9 @@ type Process struct {
 }
 
 // Start starts the command in the background, in a process group of its own, with stdout and stderr
-// going to out. When ctx is done the group gets SIGINT, so a program like skaffold can clean up what
-// it deployed, and SIGKILL if it is still there after grace.
+// going to out. When ctx is done the group gets SIGTERM, so a program like skaffold can clean up what
+// it deployed, and SIGKILL if it is still there after grace. (Not SIGINT: a shell starts background
+// jobs with SIGINT ignored, and their children inherit that.)
 func (c *Cmd) Start(out io.Writer, grace time.Duration) (*Process, error) {
 	cmd := osexec.CommandContext(c.ctx, c.argv[0], c.argv[1:]...)
 	cmd.Dir = c.Dir
@@ -124,7 +125,7 @@ func (c *Cmd) Start(out io.Writer, grace time.Duration) (*Process, error) {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = grace
 	if err := cmd.Start(); err != nil {
 		return nil, &RunError{Command: c.argv, Inner: err}
@@ -150,15 +151,15 @@ func (p *Process) Wait() error {
 	return p.err
 }
 
-// Interrupt sends SIGINT to the process group and waits until the process exits or ctx is done.
-func (p *Process) Interrupt(ctx context.Context) error {
-	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT); err != nil && err != syscall.ESRCH {
-		return fmt.Errorf("interrupt %s: %w", p.argv[0], err)
+// Stop sends SIGTERM to the process group and waits until the process exits or ctx is done.
+func (p *Process) Stop(ctx context.Context) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("stop %s: %w", p.argv[0], err)
 	}
 	select {
 	case <-p.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for %s to exit after an interrupt: %w", p.argv[0], ctx.Err())
+		return fmt.Errorf("waiting for %s to exit after SIGTERM: %w", p.argv[0], ctx.Err())
 	}
 }
