@@ -98,11 +98,6 @@ func (s *Skaffold) Run(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// Delete runs `skaffold delete`, removing what run deployed.
-func (s *Skaffold) Delete(ctx context.Context) error {
-	return s.command(ctx, "delete", nil).Run()
-}
-
 // Session is a long-running `skaffold dev` or `skaffold debug`.
 type Session struct {
 	proc *exec.Process

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -126,5 +125,3 @@ func TestTheAPIServerRefusesForbiddenChanges(t *testing.T) {
 		})
 	}
 }
-
-var _ client.Object = &labkitv1alpha1.JupyterLab{}
