@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 )
 
@@ -110,7 +111,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 						ready = string(cond.Status)
 					}
 				}
-				gpus := n.Status.Allocatable[kindcluster.GPUResource]
+				gpus := n.Status.Allocatable[fakenodes.GPUResource]
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n.Name, ready, n.Labels["nvidia.com/gpu.product"], gpus.String())
 			}
 			return w.Flush()

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,15 +23,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kind/pkg/cluster"
 
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/internal/exec"
 )
 
-// Fake GPUs are declared in the kind config as node labels; Up advertises them as node capacity.
+// Fake GPUs are declared in the kind config as node labels (fakenodes.GPUCountLabel); Up advertises
+// them as node capacity (fakenodes.GPUResource).
 const (
-	// GPUCountLabel on a node says how many fake GPUs it has.
-	GPUCountLabel = "nvidia.com/gpu.count"
-	// GPUResource is the extended resource the fake GPUs are advertised as.
-	GPUResource corev1.ResourceName = "nvidia.com/gpu"
 	// configHashKey is where Up records the config a cluster was made from, to reuse it only for the same one.
 	configHashKey       = "config-sha256"
 	configHashConfigMap = "kindcluster-config"
@@ -294,20 +291,20 @@ func AdvertiseGPUs(ctx context.Context, cl client.Client) error {
 	var errs []error
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		label, ok := n.Labels[GPUCountLabel]
+		label, ok := n.Labels[fakenodes.GPUCountLabel]
 		if !ok {
 			continue
 		}
-		count, err := strconv.ParseInt(label, 10, 64)
-		if err != nil || count < 0 {
-			errs = append(errs, fmt.Errorf("node %s: label %s=%q is not a GPU count (a whole number)", n.Name, GPUCountLabel, label))
+		count, err := fakenodes.GPUCount(label)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
 			continue
 		}
 		q := *resource.NewQuantity(count, resource.DecimalSI)
-		if have, ok := n.Status.Allocatable[GPUResource]; ok && have.Equal(q) {
+		if have, ok := n.Status.Allocatable[fakenodes.GPUResource]; ok && have.Equal(q) {
 			continue
 		}
-		patch := fmt.Appendf(nil, `{"status":{"capacity":{%q:%q},"allocatable":{%q:%q}}}`, GPUResource, q.String(), GPUResource, q.String())
+		patch := fmt.Appendf(nil, `{"status":{"capacity":{%q:%q},"allocatable":{%q:%q}}}`, fakenodes.GPUResource, q.String(), fakenodes.GPUResource, q.String())
 		if err := cl.Status().Patch(ctx, n, client.RawPatch("application/merge-patch+json", patch)); err != nil {
 			errs = append(errs, fmt.Errorf("advertise %d GPUs on node %s: %w", count, n.Name, err))
 		}

@@ -1,0 +1,180 @@
+package fakenodes
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/labkit-dev/labkit/pkg/harness/apply"
+	"github.com/labkit-dev/labkit/pkg/harness/assert"
+	"github.com/labkit-dev/labkit/pkg/harness/gomodule"
+)
+
+const (
+	// KwokModule and KwokVersion pin the kwok release whose binary, image and stages are used.
+	KwokModule  = "sigs.k8s.io/kwok"
+	KwokVersion = "v0.8.0"
+	// KwokImage is the kwok controller's upstream image of that release.
+	KwokImage = "registry.k8s.io/kwok/kwok:" + KwokVersion
+	// VolumeStorageClass is the StorageClass whose claims kwok binds to fake volumes at once.
+	VolumeStorageClass = "kwok-volume"
+	// LeaseDurationSeconds is how long a fake node's lease lasts; kwok renews it, so the node lifecycle
+	// controller keeps the node Ready.
+	LeaseDurationSeconds = 40
+)
+
+// Stages are kwok's "fast" stages: fake nodes become Ready at once and keep a lease, bound pods become
+// Running and Ready, deleted pods go, and claims of VolumeStorageClass are bound to fake volumes.
+var Stages = []string{
+	"kustomize/stage/node/fast/node-initialize.yaml",
+	"kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+	"kustomize/stage/pod/fast/pod-ready.yaml",
+	"kustomize/stage/pod/fast/pod-complete.yaml",
+	"kustomize/stage/pod/fast/pod-delete.yaml",
+	"kustomize/stage/volume/fast/pvc-provision.yaml",
+	"kustomize/stage/volume/fast/pv-bind.yaml",
+	"kustomize/stage/volume/fast/pvc-delete.yaml",
+	"kustomize/stage/volume/fast/pv-delete.yaml",
+}
+
+// KwokArgs are the kwok flags every kwok controller of the harness runs with, wherever it runs.
+var KwokArgs = []string{
+	"--manage-all-nodes=false",
+	"--manage-nodes-with-annotation-selector=" + ManagedAnnotation + "=fake",
+	fmt.Sprintf("--node-lease-duration-seconds=%d", LeaseDurationSeconds),
+}
+
+// readKwok reads files of the pinned kwok module and joins them into one YAML stream.
+func readKwok(ctx context.Context, paths ...string) ([]byte, error) {
+	var all []byte
+	for _, p := range paths {
+		b, err := gomodule.ReadFile(ctx, KwokModule, KwokVersion, p)
+		if err != nil {
+			return nil, fmt.Errorf("kwok %s: %w", KwokVersion, err)
+		}
+		all = append(append(all, "\n---\n"...), b...)
+	}
+	return all, nil
+}
+
+// StageConfig is the Stage objects of Stages as one YAML stream, for kwok's --config.
+func StageConfig(ctx context.Context) ([]byte, error) { return readKwok(ctx, Stages...) }
+
+// StorageClass is kwok's StorageClass for fake volumes (VolumeStorageClass); the cluster's default
+// one if asDefault.
+func StorageClass(ctx context.Context, asDefault bool) ([]byte, error) {
+	b, err := readKwok(ctx, "kustomize/stage/volume/fast/storage-class.yaml")
+	if err != nil || asDefault {
+		return b, err
+	}
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b[len("\n---\n"):], &obj.Object); err != nil {
+		return nil, err
+	}
+	obj.SetAnnotations(nil)
+	return yaml.Marshal(obj.Object)
+}
+
+// Install runs the kwok controller in the cluster, in kube-system, from KwokImage (which must be
+// present on the nodes or pullable), with the Stage CRD, kwok's RBAC, the Stages and the fake-volume
+// StorageClass (not as the default). It keeps kwok off fake nodes and waits until it is Available.
+func Install(ctx context.Context, c client.Client, timeout time.Duration) error {
+	static, err := readKwok(ctx,
+		"kustomize/crd/bases/kwok.x-k8s.io_stages.yaml",
+		"kustomize/rbac/service_account.yaml",
+		"kustomize/rbac/role.yaml",
+		"kustomize/rbac/role_binding.yaml",
+		"kustomize/rbac/flow_schema.yaml",
+		"kustomize/stage/volume/rbac/role.yaml",
+		"kustomize/stage/volume/rbac/role_binding.yaml",
+	)
+	if err != nil {
+		return err
+	}
+	stages, err := StageConfig(ctx)
+	if err != nil {
+		return err
+	}
+	sc, err := StorageClass(ctx, false)
+	if err != nil {
+		return err
+	}
+	dep, err := yaml.Marshal(kwokDeployment())
+	if err != nil {
+		return err
+	}
+	all := append(append(append(static, "\n---\n"...), sc...), "\n---\n"...)
+	all = append(append(all, dep...), stages...)
+	if _, err := apply.Apply(ctx, c, all, apply.WithNamespace(metav1.NamespaceSystem), apply.WithFieldOwner("labkit-harness"),
+		// Stages are cluster-scoped; the role bindings name their subjects' namespace themselves.
+		apply.WithTransform(func(u *unstructured.Unstructured) error {
+			if u.GetKind() == "ClusterRoleBinding" {
+				subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")
+				for _, s := range subjects {
+					if m, ok := s.(map[string]any); ok && m["namespace"] == nil {
+						m["namespace"] = metav1.NamespaceSystem
+					}
+				}
+				return unstructured.SetNestedSlice(u.Object, subjects, "subjects")
+			}
+			return nil
+		})); err != nil {
+		return fmt.Errorf("install kwok: %w", err)
+	}
+	available := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kwok-controller, namespace: kube-system}
+status:
+  conditions: [{type: Available, status: "True"}]
+`)
+	return assert.Object(ctx, c, available, assert.WithTimeout("wait-kwok-available", timeout))
+}
+
+func kwokDeployment() *appsv1.Deployment {
+	labels := map[string]string{"app": "kwok-controller"}
+	args := append([]string{
+		"--enable-crds=Stage", // stages come from Stage objects
+		"--node-ip=$(POD_IP)",
+		"--node-port=10247",
+	}, KwokArgs...)
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kwok-controller", Namespace: metav1.NamespaceSystem, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: "kwok-controller",
+					Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+						RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+							MatchExpressions: []corev1.NodeSelectorRequirement{{Key: TypeLabel, Operator: corev1.NodeSelectorOpNotIn, Values: []string{TypeKwok}}},
+						}}},
+					}},
+					// The control plane is the one node the labs never use.
+					Tolerations: []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+					Containers: []corev1.Container{{
+						Name:            "kwok-controller",
+						Image:           KwokImage,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args:            args,
+						Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+							FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}},
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+							Path: "/healthz", Port: intstr.FromInt32(10247)}}, PeriodSeconds: 5},
+					}},
+				},
+			},
+		},
+	}
+}

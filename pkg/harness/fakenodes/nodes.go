@@ -1,0 +1,111 @@
+package fakenodes
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// ManagedAnnotation marks the nodes kwok drives (its --manage-nodes-with-annotation-selector).
+	ManagedAnnotation = "kwok.x-k8s.io/node"
+	// TypeLabel=kwok is on every fake node, so real workloads (kwok itself) can keep off them.
+	TypeLabel = "type"
+	TypeKwok  = "kwok"
+	// PoolLabel names the pool a fake node belongs to.
+	PoolLabel = "harness.labkit.dev/pool"
+)
+
+// createParallelism bounds the node writes in flight.
+const createParallelism = 16
+
+// Create creates the nodes of the pools for kwok to drive, and sets their capacity and allocatable.
+// A node that exists already is updated to the pool's labels, taints and capacity.
+func Create(ctx context.Context, c client.Client, pools ...Pool) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(createParallelism)
+	for _, p := range pools {
+		for _, name := range p.NodeNames() {
+			g.Go(func() error { return createNode(ctx, c, p, name) })
+		}
+	}
+	return g.Wait()
+}
+
+func createNode(ctx context.Context, c client.Client, p Pool, name string) error {
+	labels := maps.Clone(p.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[TypeLabel], labels[PoolLabel], labels[corev1.LabelHostname] = TypeKwok, p.Name, name
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{ManagedAnnotation: "fake"}},
+		Spec:       corev1.NodeSpec{Taints: p.Taints},
+	}
+	err := c.Create(ctx, n)
+	if apierrors.IsAlreadyExists(err) {
+		old := &corev1.Node{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, old); err != nil {
+			return fmt.Errorf("get fake node %s: %w", name, err)
+		}
+		if old.Annotations[ManagedAnnotation] != "fake" {
+			return fmt.Errorf("node %s exists and is not a fake node; choose another pool name", name)
+		}
+		old.Labels, old.Spec.Taints = labels, append(p.Taints, notKwokTaints(old.Spec.Taints)...)
+		err = c.Update(ctx, old)
+		n = old
+	}
+	if err != nil {
+		return fmt.Errorf("create fake node %s: %w", name, err)
+	}
+	n.Status.Capacity, n.Status.Allocatable = p.Capacity.DeepCopy(), p.Capacity.DeepCopy()
+	if err := c.Status().Update(ctx, n); err != nil {
+		return fmt.Errorf("set the capacity of fake node %s: %w", name, err)
+	}
+	return nil
+}
+
+// notKwokTaints keeps the taints the control plane manages (node.kubernetes.io/...).
+func notKwokTaints(ts []corev1.Taint) []corev1.Taint {
+	var out []corev1.Taint
+	for _, t := range ts {
+		if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Delete deletes every fake node of the pools (those missing already are fine), and with it, through
+// the pod garbage collector, the pods bound to them.
+func Delete(ctx context.Context, c client.Client, pools ...Pool) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(createParallelism)
+	for _, p := range pools {
+		for _, name := range p.NodeNames() {
+			g.Go(func() error {
+				n := &corev1.Node{}
+				if err := c.Get(ctx, client.ObjectKey{Name: name}, n); apierrors.IsNotFound(err) {
+					return nil
+				} else if err != nil {
+					return err
+				}
+				if n.Annotations[ManagedAnnotation] != "fake" {
+					return fmt.Errorf("node %s is not a fake node; not deleting it", name)
+				}
+				if err := c.Delete(ctx, n); client.IgnoreNotFound(err) != nil {
+					return fmt.Errorf("delete fake node %s: %w", name, err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
