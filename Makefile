@@ -90,7 +90,7 @@ verify: $(CONTROLLER_GEN) ## Fail if generated files are stale or code is not go
 	@echo "generated files are up to date"
 
 .PHONY: test
-test: vet verify envtest ## Run unit and integration tests (envtest: a real kube-apiserver and etcd).
+test: vet verify local-cluster-tools ## Run unit and integration tests (envtest: a real kube-apiserver and etcd; the Docker-free cluster).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GO_TEST_FLAGS) ./...
 
 E2E_FLAGS ?=

@@ -124,7 +124,7 @@ func (c *Cmd) Start(out io.Writer, grace time.Duration) (*Process, error) {
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = backgroundAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = grace
 	if err := cmd.Start(); err != nil {

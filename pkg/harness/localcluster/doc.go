@@ -1,0 +1,2 @@
+// Package localcluster runs a Kubernetes control plane with fake kwok nodes as local processes: no Docker.
+package localcluster
