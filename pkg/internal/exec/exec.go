@@ -142,6 +142,9 @@ func (c *Cmd) Start(out io.Writer, grace time.Duration) (*Process, error) {
 	return p, nil
 }
 
+// Pid is the process's id, which is also its process group's.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
