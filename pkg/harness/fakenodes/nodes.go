@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -45,29 +47,39 @@ func createNode(ctx context.Context, c client.Client, p Pool, name string) error
 		labels = map[string]string{}
 	}
 	labels[TypeLabel], labels[PoolLabel], labels[corev1.LabelHostname] = TypeKwok, p.Name, name
+	// The capacity goes in with the node, as a kubelet registers its node: a status written afterwards
+	// races kwok and the node lifecycle controller, which write the new node's status and taints at once.
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{ManagedAnnotation: "fake"}},
 		Spec:       corev1.NodeSpec{Taints: p.Taints},
+		Status:     corev1.NodeStatus{Capacity: p.Capacity.DeepCopy(), Allocatable: p.Capacity.DeepCopy()},
 	}
 	err := c.Create(ctx, n)
-	if apierrors.IsAlreadyExists(err) {
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("create fake node %s: %w", name, err)
+		}
+		return nil
+	}
+	// It exists: bring it to the pool's labels, taints and capacity, re-reading it when kwok or the
+	// control plane wrote it meanwhile.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		old := &corev1.Node{}
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, old); err != nil {
-			return fmt.Errorf("get fake node %s: %w", name, err)
+			return err
 		}
 		if old.Annotations[ManagedAnnotation] != "fake" {
 			return fmt.Errorf("node %s exists and is not a fake node; choose another pool name", name)
 		}
-		old.Labels, old.Spec.Taints = labels, append(p.Taints, notKwokTaints(old.Spec.Taints)...)
-		err = c.Update(ctx, old)
-		n = old
-	}
+		old.Labels, old.Spec.Taints = labels, append(slices.Clone(p.Taints), notKwokTaints(old.Spec.Taints)...)
+		if err := c.Update(ctx, old); err != nil {
+			return err
+		}
+		old.Status.Capacity, old.Status.Allocatable = p.Capacity.DeepCopy(), p.Capacity.DeepCopy()
+		return c.Status().Update(ctx, old)
+	})
 	if err != nil {
-		return fmt.Errorf("create fake node %s: %w", name, err)
-	}
-	n.Status.Capacity, n.Status.Allocatable = p.Capacity.DeepCopy(), p.Capacity.DeepCopy()
-	if err := c.Status().Update(ctx, n); err != nil {
-		return fmt.Errorf("set the capacity of fake node %s: %w", name, err)
+		return fmt.Errorf("update fake node %s: %w", name, err)
 	}
 	return nil
 }
