@@ -25,6 +25,8 @@ const (
 	KwokVersion = "v0.8.0"
 	// KwokImage is the kwok controller's upstream image of that release.
 	KwokImage = "registry.k8s.io/kwok/kwok:" + KwokVersion
+	// kwokName is the name of the kwok controller's Deployment, ServiceAccount and ClusterRole.
+	kwokName = "kwok-controller"
 	// VolumeStorageClass is the StorageClass whose claims kwok binds to fake volumes at once.
 	VolumeStorageClass = "kwok-volume"
 	// LeaseDurationSeconds is how long a fake node's lease lasts; kwok renews it, so the node lifecycle
@@ -130,32 +132,35 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 		})); err != nil {
 		return fmt.Errorf("install kwok: %w", err)
 	}
-	available := []byte(`apiVersion: apps/v1
+	available := fmt.Appendf(nil, `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: kwok-controller, namespace: kube-system}
+metadata: {name: %s, namespace: %s}
 status:
   conditions: [{type: Available, status: "True"}]
-`)
+`, kwokName, metav1.NamespaceSystem)
 	return assert.Object(ctx, c, available, assert.WithTimeout("wait-kwok-available", timeout))
 }
 
 func kwokDeployment() *appsv1.Deployment {
-	labels := map[string]string{"app": "kwok-controller"}
+	labels := map[string]string{"app": kwokName}
+	// No --node-ip: the fake nodes then have no InternalIP, so the CNI daemon of the real nodes (kindnet,
+	// or shimnet here) finds no gateway for their pod CIDRs and leaves them alone; with kwok's pod IP
+	// as their InternalIP it tried, and failed, to route each of them through it, every few seconds.
+	// Nothing needs the address: kwok serves no logs or exec here (only the Stage CRD is enabled).
 	args := append([]string{
 		"--enable-crds=Stage", // stages come from Stage objects
-		"--node-ip=$(POD_IP)",
-		"--node-port=10247",
+		"--node-port=10247",   // where kwok serves /healthz, for the readiness probe
 	}, KwokArgs...)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: "kwok-controller", Namespace: metav1.NamespaceSystem, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: kwokName, Namespace: metav1.NamespaceSystem, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					ServiceAccountName: "kwok-controller",
+					ServiceAccountName: kwokName,
 					Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
 						RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
 							MatchExpressions: []corev1.NodeSelectorRequirement{{Key: TypeLabel, Operator: corev1.NodeSelectorOpNotIn, Values: []string{TypeKwok}}},
@@ -164,12 +169,10 @@ func kwokDeployment() *appsv1.Deployment {
 					// The control plane is the one node the labs never use.
 					Tolerations: []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
 					Containers: []corev1.Container{{
-						Name:            "kwok-controller",
+						Name:            kwokName,
 						Image:           KwokImage,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Args:            args,
-						Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
-							FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 							Path: "/healthz", Port: intstr.FromInt32(10247)}}, PeriodSeconds: 5},
 					}},
