@@ -116,7 +116,7 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 	}
 	all := append(append(append(static, "\n---\n"...), sc...), "\n---\n"...)
 	all = append(append(all, dep...), stages...)
-	if _, err := apply.Apply(ctx, c, all, apply.WithNamespace(metav1.NamespaceSystem), apply.WithFieldOwner("labkit-harness"),
+	applied, err := apply.Apply(ctx, c, all, apply.WithNamespace(metav1.NamespaceSystem), apply.WithFieldOwner("labkit-harness"),
 		// Stages are cluster-scoped; the role bindings name their subjects' namespace themselves.
 		apply.WithTransform(func(u *unstructured.Unstructured) error {
 			if u.GetKind() == "ClusterRoleBinding" {
@@ -129,16 +129,29 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 				return unstructured.SetNestedSlice(u.Object, subjects, "subjects")
 			}
 			return nil
-		})); err != nil {
+		}))
+	if err != nil {
 		return fmt.Errorf("install kwok: %w", err)
 	}
-	available := fmt.Appendf(nil, `apiVersion: apps/v1
+	// Available alone would hold at once when an older kwok runs still: wait for the rollout of the
+	// Deployment as applied, generation and all.
+	var generation int64
+	for _, u := range applied {
+		if u.GetKind() == "Deployment" && u.GetName() == kwokName {
+			generation = u.GetGeneration()
+		}
+	}
+	rolledOut := fmt.Appendf(nil, `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: %s, namespace: %s}
 status:
+  observedGeneration: %d
+  replicas: 1
+  updatedReplicas: 1
+  availableReplicas: 1
   conditions: [{type: Available, status: "True"}]
-`, kwokName, metav1.NamespaceSystem)
-	return assert.Object(ctx, c, available, assert.WithTimeout("wait-kwok-available", timeout))
+`, kwokName, metav1.NamespaceSystem, generation)
+	return assert.Object(ctx, c, rolledOut, assert.WithTimeout("wait-kwok-available", timeout))
 }
 
 func kwokDeployment() *appsv1.Deployment {
@@ -157,6 +170,11 @@ func kwokDeployment() *appsv1.Deployment {
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			// kwok has no leader election: stop the old one before starting the new one, so that two never
+			// drive the same nodes. (Type Recreate would do the same but cannot be applied over the
+			// rollingUpdate that the API server defaulted on an earlier apply.)
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(0)), MaxUnavailable: ptr.To(intstr.FromInt32(1))}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
