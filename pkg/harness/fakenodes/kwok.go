@@ -3,6 +3,7 @@ package fakenodes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -119,7 +120,8 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 	applied, err := apply.Apply(ctx, c, all, apply.WithNamespace(metav1.NamespaceSystem), apply.WithFieldOwner("labkit-harness"),
 		// Stages are cluster-scoped; the role bindings name their subjects' namespace themselves.
 		apply.WithTransform(func(u *unstructured.Unstructured) error {
-			if u.GetKind() == "ClusterRoleBinding" {
+			switch {
+			case u.GetKind() == "ClusterRoleBinding":
 				subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")
 				for _, s := range subjects {
 					if m, ok := s.(map[string]any); ok && m["namespace"] == nil {
@@ -127,6 +129,8 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 					}
 				}
 				return unstructured.SetNestedSlice(u.Object, subjects, "subjects")
+			case u.GetKind() == "ClusterRole" && u.GetName() == "kwok-volume":
+				return allowPatchingVolumes(u)
 			}
 			return nil
 		}))
@@ -152,6 +156,31 @@ status:
   conditions: [{type: Available, status: "True"}]
 `, kwokName, metav1.NamespaceSystem, generation)
 	return assert.Object(ctx, c, rolledOut, assert.WithTimeout("wait-kwok-available", timeout))
+}
+
+// allowPatchingVolumes adds the verb patch on persistentvolumes to kwok's volume ClusterRole. Its
+// pvc-provision stage creates a claim's volume, or patches it when it exists already (the stage is
+// played again for a claim that is not bound yet); kwok v0.8.0's role grants create but not patch, so
+// that was refused ("cannot patch resource persistentvolumes") and logged as an error.
+func allowPatchingVolumes(role *unstructured.Unstructured) error {
+	rules, _, err := unstructured.NestedSlice(role.Object, "rules")
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		rule, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
+		verbs, _, _ := unstructured.NestedStringSlice(rule, "verbs")
+		if slices.Contains(resources, "persistentvolumes") && !slices.Contains(verbs, "patch") {
+			if err := unstructured.SetNestedStringSlice(rule, append(verbs, "patch"), "verbs"); err != nil {
+				return err
+			}
+		}
+	}
+	return unstructured.SetNestedSlice(role.Object, rules, "rules")
 }
 
 func kwokDeployment() *appsv1.Deployment {
