@@ -6,11 +6,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -120,4 +122,78 @@ func Delete(ctx context.Context, c client.Client, pools ...Pool) error {
 		}
 	}
 	return g.Wait()
+}
+
+// readyInterval is how often WaitReady lists the nodes.
+const readyInterval = 500 * time.Millisecond
+
+// WaitReady waits until every node of the pools exists, has condition Ready=True and no longer has the
+// node.kubernetes.io/not-ready or unreachable taint, so that pods schedule onto it; or until the timeout
+// passes, and then the error says how many are not Ready and names some of them with what they lack.
+// The node lifecycle controller removes the taint some seconds after kwok reports the node Ready: on
+// a few hundred nodes it is the longer wait.
+func WaitReady(ctx context.Context, c client.Client, timeout time.Duration, pools ...Pool) error {
+	want := map[string]bool{}
+	for _, p := range pools {
+		for _, name := range p.NodeNames() {
+			want[name] = true
+		}
+	}
+	var notReady []string
+	err := wait.PollUntilContextTimeout(ctx, readyInterval, timeout, true, func(ctx context.Context) (bool, error) {
+		nodes := &corev1.NodeList{}
+		if err := c.List(ctx, nodes); err != nil {
+			notReady = []string{fmt.Sprintf("list nodes: %v", err)}
+			return false, nil // the API server may be busy: try again until the timeout
+		}
+		notReady = notReadyNodes(want, nodes.Items)
+		return len(notReady) == 0, nil
+	})
+	if err == nil {
+		return nil
+	}
+	const shown = 5
+	names := notReady
+	if len(names) > shown {
+		names = append(names[:shown:shown], fmt.Sprintf("and %d more", len(notReady)-shown))
+	}
+	return fmt.Errorf("wait-nodes-ready (timeout %s): %d of %d fake nodes not Ready: %s; is kwok running, and managing the nodes annotated %s=fake?: %w",
+		timeout, len(notReady), len(want), strings.Join(names, ", "), ManagedAnnotation, err)
+}
+
+// notReadyNodes lists, sorted, the wanted nodes that are missing or not Ready, each with why.
+func notReadyNodes(want map[string]bool, nodes []corev1.Node) []string {
+	seen := make(map[string]bool, len(want))
+	var out []string
+	for i := range nodes {
+		n := &nodes[i]
+		if !want[n.Name] {
+			continue
+		}
+		seen[n.Name] = true
+		cond := "no Ready condition"
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				cond = fmt.Sprintf("Ready=%s", c.Status)
+				if c.Status == corev1.ConditionTrue {
+					cond = ""
+				}
+			}
+		}
+		for _, t := range n.Spec.Taints {
+			if cond == "" && (t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable) {
+				cond = "taint " + t.Key
+			}
+		}
+		if cond != "" {
+			out = append(out, n.Name+" ("+cond+")")
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			out = append(out, name+" (missing)")
+		}
+	}
+	slices.Sort(out)
+	return out
 }
