@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,37 @@ type Config struct {
 
 // All is the workers and the pools.
 func (c *Config) All() []Pool { return append(append([]Pool(nil), c.Workers...), c.Pools...) }
+
+// SelectPools returns the pools of the FakeNodePools document that are named, in the order named
+// (each once), or all of them when none is. A name that is no declared pool is an error that lists the
+// declared ones; so is a config that declares none.
+func (c *Config) SelectPools(names ...string) ([]Pool, error) {
+	declared := make([]string, len(c.Pools))
+	for i, p := range c.Pools {
+		declared[i] = p.Name
+	}
+	if len(c.Pools) == 0 {
+		return nil, fmt.Errorf("no fake node pools declared: add a %s %s document to the kind config", PoolsAPIVersion, PoolsKind)
+	}
+	if len(names) == 0 {
+		return slices.Clone(c.Pools), nil
+	}
+	var out []Pool
+	var unknown []string
+	for _, name := range names {
+		i := slices.Index(declared, name)
+		switch {
+		case i < 0:
+			unknown = append(unknown, strconv.Quote(name))
+		case !slices.ContainsFunc(out, func(p Pool) bool { return p.Name == name }):
+			out = append(out, c.Pools[i])
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("no fake node pool %s; declared: %s", strings.Join(unknown, ", "), strings.Join(declared, ", "))
+	}
+	return out, nil
+}
 
 type kindConfig struct {
 	Kind       string `yaml:"kind"`

@@ -82,3 +82,53 @@ func TestLoadFileNamesTheFile(t *testing.T) {
 		t.Errorf("LoadFile = %v, want an error starting with the path", err)
 	}
 }
+
+func TestSelectPoolsByNameOrAll(t *testing.T) {
+	t.Parallel()
+	cfg, err := fakenodes.Load([]byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: worker}]\n---\n"+
+		"apiVersion: harness.labkit.dev/v1alpha1\nkind: FakeNodePools\npools:\n- {name: h100, count: 2}\n- {name: a100, count: 1}\n- {name: cpu, count: 3}\n"), "labkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		names   []string
+		want    string // pool names, or the error
+		wantErr bool
+	}{
+		{"none named is all", nil, "h100 a100 cpu", false},
+		{"named, in the order named", []string{"cpu", "h100"}, "cpu h100", false},
+		{"named twice, once", []string{"a100", "a100"}, "a100", false},
+		{"unknown", []string{"h100", "t4", "v100"}, `no fake node pool "t4", "v100"; declared: h100, a100, cpu`, true},
+		{"a kind worker is no pool", []string{"labkit-worker"}, `no fake node pool "labkit-worker"; declared: h100, a100, cpu`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pools, err := cfg.SelectPools(tc.names...)
+			if tc.wantErr {
+				if err == nil || err.Error() != tc.want {
+					t.Errorf("SelectPools(%q) = %v, want the error %q", tc.names, err, tc.want)
+				}
+				return
+			}
+			var got []string
+			for _, p := range pools {
+				got = append(got, p.Name)
+			}
+			if err != nil || strings.Join(got, " ") != tc.want {
+				t.Errorf("SelectPools(%q) = %v, %v; want %s", tc.names, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSelectPoolsWithoutPoolsSaysWhereToDeclareThem(t *testing.T) {
+	t.Parallel()
+	cfg, err := fakenodes.Load([]byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: worker}]\n"), "labkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.SelectPools(); err == nil || !strings.Contains(err.Error(), "add a harness.labkit.dev/v1alpha1 FakeNodePools document") {
+		t.Errorf("SelectPools() = %v, want an error that says to add a FakeNodePools document", err)
+	}
+}
