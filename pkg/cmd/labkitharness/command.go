@@ -118,6 +118,6 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		},
 	}
 	cluster.AddCommand(up, down, kubeconfig, status)
-	root.AddCommand(cluster)
+	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out))
 	return root
 }
