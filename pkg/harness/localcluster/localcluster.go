@@ -11,13 +11,19 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/internal/exec"
 )
+
+const kwokConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: 16
+  nodePlayStageParallelism: 16
+  nodeLeaseParallelism: 8
+`
 
 // Cluster is etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, running as
 // local processes. Its nodes are fake: kwok makes them and their pods look alive.
@@ -74,10 +80,8 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	storageClass, err := fakenodes.StorageClass(ctx, true)
-	if err != nil {
-		return nil, err
-	}
+	// kwok plays each pod stage on a few workers by default: more keep up with a thousand labs.
+	stages = append([]byte(kwokConfig), stages...)
 	c = &Cluster{env: &envtest.Environment{BinaryAssetsDirectory: o.assets}, log: o.log}
 	defer func() {
 		if err != nil {
@@ -87,6 +91,8 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 	if c.dir, err = os.MkdirTemp("", "localcluster-"); err != nil {
 		return c, err
 	}
+	// Room for thousands of Services (envtest's default range has 254 addresses), as kind has.
+	c.env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	if c.Config, err = c.env.Start(); err != nil {
 		return c, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
@@ -125,13 +131,6 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 			return c, fmt.Errorf("start %s: %w", argv[0], err)
 		}
 		c.procs = append(c.procs, p)
-	}
-	cl, err := client.New(c.Config, client.Options{})
-	if err != nil {
-		return c, err
-	}
-	if _, err := apply.Apply(ctx, cl, storageClass); err != nil {
-		return c, fmt.Errorf("create the fake-volume StorageClass: %w", err)
 	}
 	return c, nil
 }

@@ -75,6 +75,9 @@ func TestPodsAskingForFakeGPUsRunOnFakeGPUNodesWithFakeVolumes(t *testing.T) {
 	if err := fakenodes.Create(ctx, cl, cfg.All()...); err != nil {
 		t.Fatal(err)
 	}
+	if err := fakenodes.CreateVolumes(ctx, cl, "fake", 2, true); err != nil {
+		t.Fatal(err)
+	}
 	labels := map[string]string{"app": "gpu"}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "gpu", Namespace: "default"},
@@ -131,7 +134,7 @@ func TestPodsAskingForFakeGPUsRunOnFakeGPUNodesWithFakeVolumes(t *testing.T) {
 		return claim.Status.Phase == corev1.ClaimBound, err
 	})
 	if err != nil {
-		t.Fatalf("wait-claim-bound: claim is %q, want Bound (kwok's fake volumes, default StorageClass %s): %v",
-			claim.Status.Phase, fakenodes.VolumeStorageClass, err)
+		t.Fatalf("wait-claim-bound: claim is %q, want Bound to a pre-made volume of the default StorageClass %s: %v",
+			claim.Status.Phase, fakenodes.VolumeClass, err)
 	}
 }
