@@ -93,16 +93,24 @@ verify: $(CONTROLLER_GEN) ## Fail if generated files are stale or code is not go
 test: vet verify local-cluster-tools ## Run unit and integration tests (envtest: a real kube-apiserver and etcd; the Docker-free cluster).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GO_TEST_FLAGS) ./...
 
+# PROVIDER: kind (Docker), local (Docker-free: control plane, kwok and the controller as local
+# processes), or auto: kind when a Docker engine answers, else local.
+PROVIDER ?= auto
 E2E_FLAGS ?=
 .PHONY: e2e
-e2e: tools ## Create (or reuse) the kind cluster, deploy the controller and Argo CD, run the e2e suite, clean up.
+e2e: tools local-cluster-tools ## Run the e2e suite on kind (controller by skaffold, Argo CD) or, without Docker, on local processes (PROVIDER=kind|local|auto).
 	mkdir -p artifacts
-	$(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
-		-tags e2e -count=1 -timeout 40m ./e2e/... -args $(E2E_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
+		-tags e2e -count=1 -timeout 40m ./e2e/... -args --provider=$(PROVIDER) $(E2E_FLAGS)
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and print their figures.
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+BENCH_SCALE_FLAGS ?=
+.PHONY: bench-scale
+bench-scale: local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok) with labs filling every GPU, and print a table of figures.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . $(BENCH_SCALE_FLAGS)
 
 ##@ Build
 

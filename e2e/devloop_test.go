@@ -30,7 +30,7 @@ func TestDevLoop(t *testing.T) {
 	type sessionKey struct{}
 	marker := "e2e-" + rand.String(8)
 	devLoop := features.New("Under skaffold dev, a source change produces a new controller pod running the new code").
-		WithLabel(labelNeedsContainers, "containers").
+		WithLabel(labelNeeds, needsContainers).
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := from(ctx)
 			work := copyProject(t, s.root)

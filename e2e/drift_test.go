@@ -20,10 +20,10 @@ import (
 )
 
 func TestDrift(t *testing.T) {
-	drift := features.New("A lab's Deployment deleted by hand comes back, and a lab deleted with labctl is pruned with everything made for it").
+	restored := features.New("A lab's Deployment deleted by hand comes back").
 		Setup(inNamespace("drift")).
-		Setup(requestLab("requests/lab-cpu.yaml")).
-		Assess("Argo CD syncs the lab and finds it Healthy", appSynced()).
+		Setup(applyLab("requests/lab-cpu.yaml")).
+		Assess("the lab is Ready", expect("expected/lab-cpu-ready.yaml", "wait-lab-ready")).
 		Assess("a Deployment deleted by hand is restored and becomes Available again", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s, l := from(ctx), lab(ctx)
 			dep := &appsv1.Deployment{}
@@ -52,6 +52,14 @@ status:
 			}
 			return ctx
 		}).
+		Teardown(deleteNamespace()).
+		Feature()
+
+	pruned := features.New("A lab deleted with labctl is pruned by Argo CD with everything made for it").
+		WithLabel(labelNeeds, needsContainers). // Argo CD
+		Setup(inNamespace("prune")).
+		Setup(requestLab("requests/lab-cpu.yaml")).
+		Assess("Argo CD syncs the lab and finds it Healthy", appSynced()).
 		Assess("labctl delete makes Argo CD prune the lab, and its Deployment, Service, PVC and Secret go with it", func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
 			ctx = removeLab()(ctx, t, cfg)
 			s, l := from(ctx), lab(ctx)
@@ -71,5 +79,5 @@ status:
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, drift)
+	testenv.Test(t, restored, pruned)
 }

@@ -25,12 +25,9 @@ import (
 	"github.com/labkit-dev/labkit/pkg/harness/portforward"
 )
 
-// labelNeedsContainers marks features that need real containers (HTTP to Jupyter, skaffold, Delve).
-const labelNeedsContainers = "needs"
-
 func TestJupyter(t *testing.T) {
 	serves := features.New("The lab really serves Jupyter: through its Service /api gives the server's version, and the API refuses requests without the password").
-		WithLabel(labelNeedsContainers, "containers").
+		WithLabel(labelNeeds, needsContainers).
 		Setup(inNamespace("jupyter")).
 		Setup(requestLab("requests/lab-cpu.yaml")).
 		Assess("Argo CD syncs the lab and finds it Healthy", appSynced()).

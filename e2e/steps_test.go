@@ -72,23 +72,7 @@ func deleteNamespace() features.Func {
 func requestLab(fixture string) features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		s := from(ctx)
-		req, err := generator.LoadRequest(s.path("fixture/" + fixture))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Namespace = namespace(ctx)
-		password := randomPassword(t)
-		if req.PasswordHash, err = generator.HashPassword([]byte(password)); err != nil {
-			t.Fatal(err)
-		}
-		cat, err := catalog.FromCluster(ctx, s.client)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l, password := buildLab(ctx, t, fixture)
 		res, _, err := s.publisher.Create(ctx, []*labkitv1alpha1.JupyterLab{l}, false)
 		if err != nil {
 			t.Fatal(err)
@@ -99,6 +83,43 @@ func requestLab(fixture string) features.Func {
 		ctx = context.WithValue(ctx, passwordKey{}, password)
 		return context.WithValue(ctx, commitKey{}, res.Commit)
 	}
+}
+
+// applyLab checks a request as labctl does, then applies the lab straight to the cluster: the
+// controller's part of the path, without Git and Argo CD.
+func applyLab(fixture string) features.Func {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		l, password := buildLab(ctx, t, fixture)
+		if err := from(ctx).client.Create(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		ctx = context.WithValue(ctx, labKey{}, l)
+		return context.WithValue(ctx, passwordKey{}, password)
+	}
+}
+
+// buildLab turns a request fixture into a lab in the feature's namespace, with a new password, checked
+// against the cluster's catalog.
+func buildLab(ctx context.Context, t *testing.T, fixture string) (*labkitv1alpha1.JupyterLab, string) {
+	s := from(ctx)
+	req, err := generator.LoadRequest(s.path("fixture/" + fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Namespace = namespace(ctx)
+	password := randomPassword(t)
+	if req.PasswordHash, err = generator.HashPassword([]byte(password)); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.FromCluster(ctx, s.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, password
 }
 
 // refreshRoot makes Argo CD read the repository now rather than at its next poll.
@@ -198,3 +219,10 @@ func expectedError(t *testing.T, path string) string {
 	t.Fatalf("%s has no '# expect-error: ' line", path)
 	return ""
 }
+
+// Features labelled labelNeeds=needsContainers need real containers: Jupyter over HTTP, skaffold,
+// Delve, or Argo CD (which runs as containers). The Docker-free provider skips them.
+const (
+	labelNeeds      = "needs"
+	needsContainers = "containers"
+)

@@ -31,9 +31,13 @@ import (
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/evidence"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
+	"github.com/labkit-dev/labkit/pkg/harness/localcluster"
+	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
+	"github.com/labkit-dev/labkit/pkg/manifests"
 )
 
 // Named timeouts, in one place (cluster-api's intervals). Generous: a loaded 2-core machine.
@@ -44,6 +48,7 @@ const (
 	timeoutRestored    = time.Minute
 	timeoutGone        = 2 * time.Minute
 	timeoutNewPod      = 4 * time.Minute
+	timeoutNodesReady  = 2 * time.Minute
 )
 
 const (
@@ -60,7 +65,11 @@ type suite struct {
 	interrupted     <-chan struct{}
 
 	log       logr.Logger
-	cluster   *kindcluster.Cluster
+	provider  string
+	cluster   *kindcluster.Cluster  // on kind
+	local     *localcluster.Cluster // on the Docker-free provider
+	ctrl      *localproc.Process    // the controller, on the Docker-free provider
+	ctrlLog   *os.File
 	cfg       *rest.Config
 	client    client.Client
 	git       *gitserver.Server
@@ -97,20 +106,37 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 		return ctx, err
 	}
 	s.root = root
+	setUp := s.setUpKind
+	if s.provider == providerLocal {
+		setUp = s.setUpLocal
+	}
+	if err := setUp(ctx, cfg); err != nil {
+		return ctx, err
+	}
+	start := time.Now()
+	if err := s.serveGit(ctx); err != nil {
+		return ctx, err
+	}
+	s.time("Git server (and root Application synced)", start)
+	return context.WithValue(ctx, suiteKey{}, s), nil
+}
+
+// setUpKind makes (or reuses) the kind cluster, deploys the controller with skaffold and installs Argo CD.
+func (s *suite) setUpKind(ctx context.Context, cfg *envconf.Config) error {
 	start := time.Now()
 	c, err := kindcluster.Up(ctx, ClusterName, kindcluster.WithConfigFile(s.path("kind-config.yaml")), kindcluster.WithLogger(s.log))
 	if c != nil {
 		s.cluster = c
 	}
 	if err != nil {
-		return ctx, err
+		return err
 	}
 	s.time("cluster up ("+map[bool]string{true: "created", false: "reused"}[c.Created]+")", start)
 
 	start = time.Now()
 	absent, err := c.LoadImages(ctx, Images...)
 	if err != nil {
-		return ctx, err
+		return err
 	}
 	for _, img := range absent {
 		s.log.Info("Image not in the local Docker; nodes will pull it", "image", img)
@@ -118,18 +144,12 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 	s.time("images preloaded", start)
 
 	cfg.WithKubeconfigFile(c.Kubeconfig)
-	if s.cfg, err = c.RESTConfig(); err != nil {
-		return ctx, err
+	restConfig, err := c.RESTConfig()
+	if err != nil {
+		return err
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return ctx, err
-	}
-	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
-		return ctx, err
-	}
-	if s.client, err = client.New(s.cfg, client.Options{Scheme: scheme}); err != nil {
-		return ctx, err
+	if err := s.connect(restConfig); err != nil {
+		return err
 	}
 
 	start = time.Now()
@@ -137,7 +157,7 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(c.Kubeconfig, c.KubeContext()),
 		skaffold.WithOutput(prefixWriter("skaffold: ")))
 	if err := s.skaffold.Run(ctx); err != nil {
-		return ctx, err
+		return err
 	}
 	s.time("controller deployed (skaffold run)", start)
 
@@ -153,26 +173,91 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 		argoOpts = append(argoOpts, argocd.WithManifestFile(m))
 	}
 	if err := argocd.Install(ctx, s.client, argoOpts...); err != nil {
-		return ctx, err
+		return err
 	}
 	s.time("Argo CD ready", start)
-
-	start = time.Now()
-	if err := s.serveGit(ctx); err != nil {
-		return ctx, err
-	}
-	s.time("Git server and root Application synced", start)
-	return context.WithValue(ctx, suiteKey{}, s), nil
+	return nil
 }
 
-// serveGit serves the GitOps repository where the cluster reaches the host, seeds it, and points a
-// root Application (app of apps) at it.
-func (s *suite) serveGit(ctx context.Context) error {
-	gw, err := kindcluster.GatewayAddress(ctx)
+// setUpLocal starts the Docker-free cluster, fakes the kind config's workers on it with kwok, and
+// runs the controller on the host. Nothing runs Argo CD there: the features that need it are skipped.
+func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
+	start := time.Now()
+	c, err := localcluster.Start(ctx, localcluster.WithLogger(s.log))
 	if err != nil {
 		return err
 	}
-	if s.git, err = gitserver.Start(ctx, gitserver.WithAddress(gw+":0"), gitserver.WithLogger(s.log)); err != nil {
+	s.local = c
+	cfg.WithKubeconfigFile(c.Kubeconfig)
+	if err := s.connect(c.Config); err != nil {
+		return err
+	}
+	nodes, err := fakenodes.LoadFile(s.path("kind-config.yaml"), ClusterName)
+	if err != nil {
+		return err
+	}
+	if err := fakenodes.Create(ctx, s.client, nodes.Workers...); err != nil {
+		return err
+	}
+	if err := fakenodes.WaitReady(ctx, s.client, timeoutNodesReady, nodes.Workers...); err != nil {
+		return err
+	}
+	// Every feature's lab gets a volume of its own; released ones are not reused.
+	if err := fakenodes.CreateVolumes(ctx, s.client, "e2e", 50, true); err != nil {
+		return err
+	}
+	s.time("local cluster up, kind's workers faked by kwok", start)
+
+	start = time.Now()
+	if _, err := apply.Apply(ctx, s.client, manifests.CRD()); err != nil {
+		return err
+	}
+	bin := s.path("bin/labkit-controller")
+	if err := localproc.Build(ctx, s.root, "./cmd/labkit-controller", bin); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.artifacts, 0o755); err != nil {
+		return err
+	}
+	if s.ctrlLog, err = os.Create(filepath.Join(s.artifacts, "labkit-controller.log")); err != nil {
+		return err
+	}
+	s.ctrl, err = localproc.Start(ctx, bin, []string{"--health-probe-bind-address=0"}, []string{"KUBECONFIG=" + c.Kubeconfig}, s.ctrlLog)
+	if err != nil {
+		return err
+	}
+	s.time("controller built and started on the host", start)
+	return nil
+}
+
+// connect makes the suite's client.
+func (s *suite) connect(cfg *rest.Config) error {
+	s.cfg = cfg
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	var err error
+	s.client, err = client.New(s.cfg, client.Options{Scheme: scheme})
+	return err
+}
+
+// serveGit serves the GitOps repository where the cluster reaches the host, seeds it, and, where Argo
+// CD runs, points a root Application (app of apps) at it.
+func (s *suite) serveGit(ctx context.Context) error {
+	addr := "127.0.0.1"
+	if s.provider == providerKind {
+		gw, err := kindcluster.GatewayAddress(ctx)
+		if err != nil {
+			return err
+		}
+		addr = gw
+	}
+	var err error
+	if s.git, err = gitserver.Start(ctx, gitserver.WithAddress(addr+":0"), gitserver.WithLogger(s.log)); err != nil {
 		return err
 	}
 	url, err := s.git.CreateRepo(repoName)
@@ -195,6 +280,9 @@ func (s *suite) serveGit(ctx context.Context) error {
 	}
 	target := generator.Target{RepoURL: url, Revision: branch}
 	s.publisher = &generator.Publisher{Repo: repo, Target: target}
+	if s.provider != providerKind {
+		return nil
+	}
 	root, err := generator.RenderRootApplication(rootApp, target)
 	if err != nil {
 		return err
@@ -218,6 +306,9 @@ func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Contex
 		interrupted = true
 	default:
 	}
+	if s.local != nil {
+		errs = append(errs, s.stopLocal())
+	}
 	switch c := s.cluster; {
 	case c == nil:
 	case s.failed && !interrupted:
@@ -234,6 +325,21 @@ func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Contex
 	}
 	s.printTimings()
 	return ctx, errors.Join(errs...)
+}
+
+// stopLocal stops the controller and the Docker-free cluster: local processes cannot outlive the run.
+func (s *suite) stopLocal() error {
+	var errs []error
+	if s.ctrl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		errs = append(errs, s.ctrl.Stop(ctx), s.ctrlLog.Close())
+	}
+	errs = append(errs, s.local.Stop())
+	if s.failed && s.ctrlLog != nil {
+		fmt.Fprintf(os.Stderr, "a test failed: the controller's log is %s\n", s.ctrlLog.Name())
+	}
+	return errors.Join(errs...)
 }
 
 // printTimings prints how long each phase and feature took, and keeps it in artifacts/e2e-timings.txt.

@@ -35,14 +35,19 @@ const (
 	LeaseDurationSeconds = 40
 )
 
-// Stages are kwok's "fast" stages: fake nodes become Ready at once and keep a lease, bound pods become
-// Running and Ready, deleted pods go, and claims of VolumeStorageClass are bound to fake volumes.
+// Stages are kwok's "fast" stages for nodes and pods: fake nodes become Ready at once and keep a
+// lease, bound pods become Running and Ready, and deleted pods go.
 var Stages = []string{
 	"kustomize/stage/node/fast/node-initialize.yaml",
 	"kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
 	"kustomize/stage/pod/fast/pod-ready.yaml",
 	"kustomize/stage/pod/fast/pod-complete.yaml",
 	"kustomize/stage/pod/fast/pod-delete.yaml",
+}
+
+// VolumeStages bind claims of VolumeStorageClass to fake volumes. kwok plays them one at a time,
+// a few requests each, so at scale prefer CreateVolumes' pre-made volumes.
+var VolumeStages = []string{
 	"kustomize/stage/volume/fast/pvc-provision.yaml",
 	"kustomize/stage/volume/fast/pv-bind.yaml",
 	"kustomize/stage/volume/fast/pvc-delete.yaml",
@@ -103,7 +108,7 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
-	stages, err := StageConfig(ctx)
+	stages, err := readKwok(ctx, append(Stages, VolumeStages...)...)
 	if err != nil {
 		return err
 	}

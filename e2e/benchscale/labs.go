@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/catalog"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
+)
+
+type lab = *labkitv1alpha1.JupyterLab
+
+// newClient is the benchmark's own client: unthrottled, so that the figures are the controller's.
+func newClient(cfg *rest.Config) (client.WithWatch, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+}
+
+// planLabs makes labs that fill every GPU of the pools exactly: each asks for a quarter of a node's
+// GPUs where that is a whole number (so whatever the scheduler picks, what is left on a node is a
+// multiple of the lab's size and the next one fits), one GPU elsewhere. Each is built and checked as labctl does, against the
+// catalog of the still-empty cluster.
+func planLabs(ctx context.Context, c client.Client, pools []fakenodes.Pool, ns, storageClass string) ([]lab, error) {
+	cat, err := catalog.FromCluster(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := generator.HashPassword([]byte("bench-scale"))
+	if err != nil {
+		return nil, err
+	}
+	var labs []lab
+	for _, p := range pools {
+		gpus := p.GPUs()
+		if gpus == 0 {
+			continue
+		}
+		size := int64(1)
+		if gpus%4 == 0 {
+			size = gpus / 4
+		}
+		product := p.Labels[labkitv1alpha1.GPUProductLabel]
+		for i := range int64(p.Count) * gpus / size {
+			req := generator.Request{
+				Name: fmt.Sprintf("%s-%04d", p.Name, i), Namespace: ns, Owner: "bench",
+				GPU: fmt.Sprintf("%s:%d", product, size), CPU: "1", Memory: "4Gi", Storage: "10Gi",
+				StorageClass: storageClass, PasswordHash: hash,
+			}
+			l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
+			if err != nil {
+				return nil, err
+			}
+			labs = append(labs, l)
+		}
+	}
+	if len(labs) == 0 {
+		return nil, fmt.Errorf("the fake node pools have no GPUs: declare some in kind-config.yaml's FakeNodePools")
+	}
+	return labs, nil
+}
+
+// createLabs creates the labs, many at once.
+func createLabs(ctx context.Context, c client.Client, labs []lab) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, l := range labs {
+		g.Go(func() error {
+			if err := c.Create(ctx, l.DeepCopy()); err != nil {
+				return fmt.Errorf("create lab %s/%s: %w", l.Namespace, l.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// readyWatch records when each lab of a namespace first becomes Ready.
+type readyWatch struct {
+	start time.Time
+	want  int
+	done  chan struct{}
+
+	mu    sync.Mutex
+	ready map[string]time.Duration
+	err   error
+}
+
+// watchReady starts watching the labs of ns; wait returns once want of them have been Ready.
+func watchReady(ctx context.Context, c client.WithWatch, ns string, want int) (*readyWatch, error) {
+	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), ready: map[string]time.Duration{}}
+	list := &labkitv1alpha1.JupyterLabList{}
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		w.see(&list.Items[i])
+	}
+	go w.run(ctx, c, ns, list.ResourceVersion)
+	return w, nil
+}
+
+func (w *readyWatch) run(ctx context.Context, c client.WithWatch, ns, rv string) {
+	for ctx.Err() == nil {
+		wi, err := c.Watch(ctx, &labkitv1alpha1.JupyterLabList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		for ev := range wi.ResultChan() {
+			if ev.Type == watch.Error {
+				break
+			}
+			if l, ok := ev.Object.(*labkitv1alpha1.JupyterLab); ok {
+				rv = l.ResourceVersion
+				if w.see(l) {
+					wi.Stop()
+					return
+				}
+			}
+		}
+		wi.Stop()
+		// The watch ended (timeout or expired version): list again and go on from there.
+		list := &labkitv1alpha1.JupyterLabList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			w.fail(err)
+			return
+		}
+		for i := range list.Items {
+			if w.see(&list.Items[i]) {
+				return
+			}
+		}
+		rv = list.ResourceVersion
+	}
+}
+
+// see records a lab; it says whether all wanted labs have now been Ready.
+func (w *readyWatch) see(l lab) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, seen := w.ready[l.Name]; !seen && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady) {
+		w.ready[l.Name] = time.Since(w.start)
+		if len(w.ready) == w.want {
+			close(w.done)
+			return true
+		}
+	}
+	return len(w.ready) >= w.want
+}
+
+func (w *readyWatch) fail(err error) {
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+}
+
+func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-w.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Errorf("wait-labs-ready: %d of %d labs Ready after %s (watch error: %v)", len(w.ready), w.want, timeout, w.err)
+}
+
+// percentile is the time by which the fraction q of the labs were Ready.
+func (w *readyWatch) percentile(q float64) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ds := make([]time.Duration, 0, len(w.ready))
+	for _, d := range w.ready {
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	i := int(q*float64(len(ds))+0.5) - 1
+	return ds[max(0, min(i, len(ds)-1))]
+}
+
+// timeLabctlNodes times `labctl nodes` against the cluster and checks it lists every fake node.
+func timeLabctlNodes(ctx context.Context, r *report, labctl, kubeconfig string, nodes, runs int) error {
+	var took []time.Duration
+	for range runs {
+		cmd := exec.CommandContext(ctx, labctl, "nodes")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took = append(took, time.Since(start))
+		if err != nil {
+			return fmt.Errorf("labctl nodes: %w\n%s", err, out)
+		}
+		if got := strings.Count(string(out), "\nfake-"); got != nodes {
+			return fmt.Errorf("labctl nodes listed %d fake nodes, want %d:\n%s", got, nodes, out)
+		}
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	r.add(fmt.Sprintf("labctl nodes on %d nodes (median / min of %d runs)", nodes, runs), "%d / %d ms",
+		took[len(took)/2].Milliseconds(), took[0].Milliseconds())
+	return nil
+}
+
+// oneMore asks for one more GPU once all are taken: labctl must refuse it without writing to Git, and
+// the same lab applied directly must be reported Unschedulable, with every other lab undisturbed.
+func oneMore(ctx context.Context, r *report, c client.Client, labctl, kubeconfig, ns string, pools []fakenodes.Pool) error {
+	var product string
+	for _, p := range pools {
+		if p.GPUs() > 0 {
+			product = p.Labels[labkitv1alpha1.GPUProductLabel]
+			break
+		}
+	}
+	repo := filepath.Join(os.TempDir(), fmt.Sprintf("bench-scale-%d.git", os.Getpid()))
+	defer os.RemoveAll(repo)
+	if out, err := exec.CommandContext(ctx, "git", "init", "--quiet", "--bare", repo).CombinedOutput(); err != nil {
+		return fmt.Errorf("git init: %w: %s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, labctl, "create", "one-more", "--namespace", ns, "--owner", "bench",
+		"--gpu", product+":1", "--cpu", "1", "--memory", "4Gi", "--storage", "10Gi", "--token-secret", "token",
+		"--repo", repo, "--branch", "main")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return fmt.Errorf("labctl create accepted a GPU request on a full cluster:\n%s", out)
+	}
+	if refs, err := exec.CommandContext(ctx, "git", "--git-dir", repo, "for-each-ref").Output(); err != nil || len(refs) > 0 {
+		return fmt.Errorf("labctl refused but the repository changed (refs %q, %v)", refs, err)
+	}
+	r.add("one more "+product+" via labctl", "refused, nothing committed: %s", firstLines(string(out), 2))
+
+	before, err := podPlacement(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	extra := &labkitv1alpha1.JupyterLab{}
+	extra.Name, extra.Namespace = "one-more", ns
+	extra.Spec = labkitv1alpha1.JupyterLabSpec{}
+	list := &labkitv1alpha1.JupyterLabList{}
+	if err := c.List(ctx, list, client.InNamespace(ns), client.Limit(1)); err != nil || len(list.Items) == 0 {
+		return fmt.Errorf("list labs: %v", err)
+	}
+	extra.Spec = *list.Items[0].Spec.DeepCopy()
+	extra.Spec.GPU.Product, extra.Spec.GPU.Count = product, 1
+	start := time.Now()
+	if err := c.Create(ctx, extra); err != nil {
+		return err
+	}
+	var cond *metav1.Condition
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutVerdict, true, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(extra), extra); err != nil {
+			return false, err
+		}
+		cond = meta.FindStatusCondition(extra.Status.Conditions, labkitv1alpha1.ConditionScheduled)
+		return cond != nil && cond.Reason == labkitv1alpha1.ReasonUnschedulable, nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait-unschedulable: lab %s/%s Scheduled condition %+v: %w", ns, extra.Name, cond, err)
+	}
+	r.add("one more "+product+" applied directly", "Scheduled=False, Unschedulable after %.1f s: %s", time.Since(start).Seconds(), cond.Message)
+
+	after, err := podPlacement(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	if len(after) != len(before) {
+		return fmt.Errorf("%d lab pods before one more, %d after", len(before), len(after))
+	}
+	for pod, node := range before {
+		if after[pod] != node {
+			return fmt.Errorf("pod %s was on %q and is now on %q", pod, node, after[pod])
+		}
+	}
+	labs := &labkitv1alpha1.JupyterLabList{}
+	if err := c.List(ctx, labs, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	ready := 0
+	for i := range labs.Items {
+		if meta.IsStatusConditionTrue(labs.Items[i].Status.Conditions, labkitv1alpha1.ConditionReady) {
+			ready++
+		}
+	}
+	if ready != len(labs.Items)-1 {
+		return fmt.Errorf("%d of the %d other labs Ready after one more, want all", ready, len(labs.Items)-1)
+	}
+	r.add("other labs after one more", "undisturbed: %d Ready, %d running pods on the same nodes", ready, len(after))
+	return nil
+}
+
+// podPlacement maps each running lab pod of ns to its node.
+func podPlacement(ctx context.Context, c client.Client, ns string) (map[string]string, error) {
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(ns), client.HasLabels{labkitv1alpha1.LabLabel}); err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" {
+			m[p.Name] = p.Spec.NodeName
+		}
+	}
+	return m, nil
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[:min(n, len(lines))], " ")
+}
