@@ -109,4 +109,3 @@ func TestFreeAddressIsALoopbackPort(t *testing.T) {
 		t.Errorf("FreeAddress = %q, want 127.0.0.1:<port>", addr)
 	}
 }
-
