@@ -42,11 +42,15 @@ func CacheOptions() cache.Options {
 		panic(err)
 	}
 	byLab := cache.ByObject{Label: labels.NewSelector().Add(*req)}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}:                   byLab,
-		&corev1.Secret{}:                byLab,
-		&corev1.Service{}:               byLab,
-		&corev1.PersistentVolumeClaim{}: byLab,
-		&appsv1.Deployment{}:            byLab,
-	}}
+	return cache.Options{
+		// managedFields are a good part of each cached object, and the controller never reads them.
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:                   byLab,
+			&corev1.Secret{}:                byLab,
+			&corev1.Service{}:               byLab,
+			&corev1.PersistentVolumeClaim{}: byLab,
+			&appsv1.Deployment{}:            byLab,
+		},
+	}
 }
