@@ -266,7 +266,6 @@ func oneMore(ctx context.Context, r *report, c client.Client, labctl, kubeconfig
 	}
 	extra := &labkitv1alpha1.JupyterLab{}
 	extra.Name, extra.Namespace = "one-more", ns
-	extra.Spec = labkitv1alpha1.JupyterLabSpec{}
 	list := &labkitv1alpha1.JupyterLabList{}
 	if err := c.List(ctx, list, client.InNamespace(ns), client.Limit(1)); err != nil || len(list.Items) == 0 {
 		return fmt.Errorf("list labs: %v", err)

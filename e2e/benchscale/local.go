@@ -103,7 +103,8 @@ func runLocal(ctx context.Context, o options) (err error) {
 	return oneMore(ctx, r, c, filepath.Join(bin, "labctl"), cluster.Kubeconfig, o.namespace, pools.Pools)
 }
 
-// usedClient is what a lab creation costs the cluster: the controller's figures before and after.
+// createAndMeasure creates the labs, waits until all are Ready, and reports how long that took and what
+// it cost the controller (its figures before and after).
 func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *controller, labs []lab, ns, path string) error {
 	before, err := ctrl.sample(ctx)
 	if err != nil {

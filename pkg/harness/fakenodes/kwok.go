@@ -77,12 +77,12 @@ func readKwok(ctx context.Context, paths ...string) ([]byte, error) {
 // StageConfig is the Stage objects of Stages as one YAML stream, for kwok's --config.
 func StageConfig(ctx context.Context) ([]byte, error) { return readKwok(ctx, Stages...) }
 
-// StorageClass is kwok's StorageClass for fake volumes (VolumeStorageClass); the cluster's default
-// one if asDefault.
-func StorageClass(ctx context.Context, asDefault bool) ([]byte, error) {
+// kwokStorageClass is kwok's StorageClass for fake volumes (VolumeStorageClass), without kwok's mark
+// of the default class: the cluster keeps its own default.
+func kwokStorageClass(ctx context.Context) ([]byte, error) {
 	b, err := readKwok(ctx, "kustomize/stage/volume/fast/storage-class.yaml")
-	if err != nil || asDefault {
-		return b, err
+	if err != nil {
+		return nil, err
 	}
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(b[len("\n---\n"):], &obj.Object); err != nil {
@@ -112,7 +112,7 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
-	sc, err := StorageClass(ctx, false)
+	sc, err := kwokStorageClass(ctx)
 	if err != nil {
 		return err
 	}

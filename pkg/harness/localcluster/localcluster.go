@@ -131,7 +131,9 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 			return c, fmt.Errorf("start %s: %w", argv[0], err)
 		}
 		c.procs = append(c.procs, p)
+		c.log.Info("Started", "component", argv[0], "pid", p.Pid())
 	}
+	c.log.Info("Local cluster running", "kubeconfig", c.Kubeconfig)
 	return c, nil
 }
 
