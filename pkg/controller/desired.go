@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 )
@@ -96,6 +97,13 @@ func jupyterConfig(lab *labkitv1alpha1.JupyterLab) []byte {
 }
 
 // desiredSecret holds the lab's Jupyter Server config.
+// Children are the objects the controller makes for a lab, in the order it applies them: the Jupyter
+// config Secret and the volume before the Deployment that mounts them, then the Service. They carry no
+// owner reference; the controller adds it.
+func Children(lab *labkitv1alpha1.JupyterLab) []client.Object {
+	return []client.Object{desiredSecret(lab), desiredPVC(lab), desiredDeployment(lab), desiredService(lab)}
+}
+
 func desiredSecret(lab *labkitv1alpha1.JupyterLab) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: childMeta(lab, secretName(lab)),

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -27,7 +29,8 @@ import (
 type JupyterLabReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
-	// Recorder, when set, receives an event for every child created or repaired.
+	// Recorder, when set, receives an event for the children a reconcile created, and one for those it
+	// repaired.
 	Recorder events.EventRecorder
 }
 
@@ -63,32 +66,67 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	return reconcile.Result{}, r.writeStatus(ctx, lab, computeStatus(lab, obs))
 }
 
-// ensureChildren applies the lab's children in dependency order: the config and volume before the
-// Deployment that mounts them.
+// ensureChildren applies the lab's children in the order of Children.
 func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (observed, error) {
 	pvc := &corev1.PersistentVolumeClaim{}
-	children := []struct{ desired, live client.Object }{
-		{desiredSecret(lab), &corev1.Secret{}},
-		{desiredPVC(lab), pvc},
-		{desiredDeployment(lab), &appsv1.Deployment{}},
-		{desiredService(lab), &corev1.Service{}},
+	desired := Children(lab)
+	lives := []client.Object{&corev1.Secret{}, pvc, &appsv1.Deployment{}, &corev1.Service{}} // one for each of desired
+	children := make([]struct{ desired, live client.Object }, len(desired))
+	for i := range desired {
+		children[i].desired, children[i].live = desired[i], lives[i]
 	}
+	// One event per outcome, naming every child it touched: a new lab costs one event, not four.
+	var did map[outcome][]string
+	var related client.Object
 	for _, c := range children {
 		if err := controllerutil.SetControllerReference(lab, c.desired, r.Scheme); err != nil {
 			return observed{}, fmt.Errorf("set owner of %s: %w", c.desired.GetName(), err)
 		}
-		did, err := ensure(ctx, r.Client, c.desired, c.live)
+		out, err := ensure(ctx, r.Client, c.desired, c.live)
 		if err != nil {
+			r.record(lab, did, related)
 			return observed{}, err
 		}
-		if did != unchanged {
-			log.FromContext(ctx).Info("Applied child", "action", did, "kind", fmt.Sprintf("%T", c.live), "name", c.desired.GetName())
-			if r.Recorder != nil {
-				r.Recorder.Eventf(lab, c.live, corev1.EventTypeNormal, string(did), string(did), "%s %T %s", did, c.live, c.desired.GetName())
-			}
+		if out == unchanged {
+			continue
 		}
+		kind := kindOf(r.Scheme, c.desired)
+		log.FromContext(ctx).Info("Applied child", "action", out, "kind", kind, "name", c.desired.GetName())
+		if did == nil {
+			did = map[outcome][]string{}
+		}
+		did[out] = append(did[out], kind+" "+c.desired.GetName())
+		related = c.live
 	}
+	r.record(lab, did, related)
 	return observed{pvc: pvc}, nil
+}
+
+// record sends one event for each outcome in did, listing the children, e.g. "Created Secret ada,
+// PersistentVolumeClaim ada-work". related is the child an event is about, when it is about one.
+func (r *JupyterLabReconciler) record(lab *labkitv1alpha1.JupyterLab, did map[outcome][]string, related client.Object) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, out := range []outcome{created, repaired} {
+		children := did[out]
+		if len(children) == 0 {
+			continue
+		}
+		var rel runtime.Object
+		if len(did) == 1 && len(children) == 1 {
+			rel = related
+		}
+		r.Recorder.Eventf(lab, rel, corev1.EventTypeNormal, string(out), string(out), "%s %s", out, strings.Join(children, ", "))
+	}
+}
+
+// kindOf is obj's kind, e.g. PersistentVolumeClaim.
+func kindOf(scheme *runtime.Scheme, obj client.Object) string {
+	if gvk, err := apiutil.GVKForObject(obj, scheme); err == nil {
+		return gvk.Kind
+	}
+	return fmt.Sprintf("%T", obj)
 }
 
 // newestPod is the lab's newest pod that is not being deleted: during a Recreate rollout the old pod's

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -151,6 +152,35 @@ func TestALabGetsADeploymentServiceVolumeAndConfigOwnedByIt(t *testing.T) {
 	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
 	if lab.Status.URL != "http://ada-a100."+ns+".svc.cluster.local:8888" || lab.Status.Phase != labkitv1alpha1.PhasePending {
 		t.Errorf("status = %+v", lab.Status)
+	}
+}
+
+func TestANewLabGetsOneEventNamingItsChildren(t *testing.T) {
+	t.Parallel()
+	ctx, ns := setup(t)
+	lab := newLab(ns, "ada", 0)
+	create(t, ctx, lab)
+
+	var created []eventsv1.Event
+	err := testenv.Eventually(ctx, "a Created event for the lab", waitTimeout, func(ctx context.Context) (bool, string, error) {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return false, "", err
+		}
+		created = nil
+		for _, e := range list.Items {
+			if e.Regarding.Name == lab.Name && e.Reason == "Created" {
+				created = append(created, e)
+			}
+		}
+		return len(created) > 0, fmt.Sprintf("%d events in the namespace", len(list.Items)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Created Secret ada-jupyter-config, PersistentVolumeClaim ada-work, Deployment ada, Service ada"
+	if len(created) != 1 || created[0].Note != want || created[0].Type != corev1.EventTypeNormal {
+		t.Errorf("Created events of the lab = %+v, want one Normal event with note %q", created, want)
 	}
 }
 

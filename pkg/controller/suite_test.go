@@ -79,7 +79,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	mgrClient = mgr.GetClient()
-	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme}
+	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, Recorder: mgr.GetEventRecorder("labkit-controller")}
 	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "set up controller:", err)
 		return 1
