@@ -3,6 +3,7 @@ package argocd
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ const (
 	upstreamNamespace            = "argocd" // the namespace of the service accounts its bindings name
 	applicationSetControllerName = "argocd-applicationset-controller"
 	argocdConfigMapName          = "argocd-cm"
+	paramsConfigMapName          = "argocd-cmd-params-cm"
 	healthCustomizationKeyPrefix = "resource.customizations.health."
 	reconciliationTimeoutKey     = "timeout.reconciliation"
 	reconciliationJitterKey      = "timeout.reconciliation.jitter"
@@ -53,6 +55,7 @@ type options struct {
 	manifestURL    string
 	applicationSet bool
 	healthChecks   map[string]string // argocd-cm key -> Lua script
+	params         map[string]string // argocd-cmd-params-cm
 	reconciliation time.Duration
 	readyTimeout   time.Duration
 	log            logr.Logger
@@ -99,6 +102,18 @@ func WithHealthCheck(group, kind, luaScript string) Option {
 // at once.
 func WithReconciliationTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.reconciliation = d })
+}
+
+// WithCommandParameters sets entries of argocd-cmd-params-cm, the components' command-line
+// parameters, e.g. "controller.status.processors": "50" (Argo CD's high-availability guide sizes
+// them for the number of Applications).
+func WithCommandParameters(params map[string]string) Option {
+	return optionFunc(func(o *options) {
+		if o.params == nil {
+			o.params = map[string]string{}
+		}
+		maps.Copy(o.params, params)
+	})
 }
 
 // WithReadyTimeout bounds Install's wait for the components to be ready, and each of Uninstall's
@@ -231,18 +246,22 @@ func (o *options) transform(u *unstructured.Unstructured) error {
 			return unstructured.SetNestedField(u.Object, int64(0), "spec", "replicas")
 		}
 	case "ConfigMap":
-		if u.GetName() != argocdConfigMapName {
+		var set map[string]string
+		switch u.GetName() {
+		case argocdConfigMapName:
+			set = map[string]string{reconciliationTimeoutKey: o.reconciliation.String(), reconciliationJitterKey: "0s"}
+			maps.Copy(set, o.healthChecks)
+		case paramsConfigMapName:
+			set = o.params
+		}
+		if len(set) == 0 {
 			return nil
 		}
 		data, _, _ := unstructured.NestedStringMap(u.Object, "data")
 		if data == nil {
 			data = map[string]string{}
 		}
-		data[reconciliationTimeoutKey] = o.reconciliation.String()
-		data[reconciliationJitterKey] = "0s"
-		for k, v := range o.healthChecks {
-			data[k] = v
-		}
+		maps.Copy(data, set)
 		return unstructured.SetNestedStringMap(u.Object, data, "data")
 	case "ClusterRoleBinding", "RoleBinding":
 		subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")

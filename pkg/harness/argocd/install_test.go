@@ -28,6 +28,7 @@ return hs`
 		opts           []argocd.Option
 		appSetReplicas int32
 		argocdCM       map[string]string // entries argocd-cm must have
+		params         map[string]string // entries argocd-cmd-params-cm must have
 	}{
 		{
 			name: "defaults and health checks",
@@ -44,10 +45,13 @@ return hs`
 			},
 		},
 		{
-			name:           "application set and a slower reconciliation",
-			opts:           []argocd.Option{argocd.WithApplicationSet(), argocd.WithReconciliationTimeout(90 * time.Second)},
+			name: "application set, a slower reconciliation, more processors",
+			opts: []argocd.Option{argocd.WithApplicationSet(), argocd.WithReconciliationTimeout(90 * time.Second),
+				argocd.WithCommandParameters(map[string]string{"controller.status.processors": "50"}),
+				argocd.WithCommandParameters(map[string]string{"controller.operation.processors": "25"})},
 			appSetReplicas: 1,
 			argocdCM:       map[string]string{"timeout.reconciliation": "1m30s"},
+			params:         map[string]string{"controller.status.processors": "50", "controller.operation.processors": "25"},
 		},
 	}
 	for _, tt := range tests {
@@ -110,6 +114,15 @@ return hs`
 			for k, want := range tt.argocdCM {
 				if diff := cmp.Diff(want, cm.Data[k]); diff != "" {
 					t.Errorf("argocd-cm %s (-want +got):\n%s", k, diff)
+				}
+			}
+			var params corev1.ConfigMap
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "argocd-cmd-params-cm"}, &params); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range tt.params {
+				if got := params.Data[k]; got != want {
+					t.Errorf("argocd-cmd-params-cm %s = %q, want %q", k, got, want)
 				}
 			}
 
