@@ -7,12 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -24,13 +21,7 @@ var (
 	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
 	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
 	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
-	providerFlag    = flag.String("provider", providerAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
-)
-
-const (
-	providerAuto  = "auto"
-	providerKind  = "kind"
-	providerLocal = "local"
+	providerFlag    = flag.String("provider", ProviderAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
 )
 
 var testenv env.Environment
@@ -44,12 +35,12 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	provider, err := chooseProvider(ctx, *providerFlag)
+	provider, err := ChooseProvider(ctx, "e2e", *providerFlag)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if provider == providerLocal {
+	if provider == ProviderLocal {
 		// Fake nodes run no containers: Jupyter, skaffold, Delve and Argo CD cannot run there.
 		skip := cfg.SkipLabels()
 		if skip == nil {
@@ -72,26 +63,4 @@ func TestMain(m *testing.M) {
 	code := testenv.Run(m)
 	stop()
 	os.Exit(code)
-}
-
-// chooseProvider resolves --provider, and says which provider runs and why.
-func chooseProvider(ctx context.Context, flagValue string) (string, error) {
-	switch flagValue {
-	case providerKind, providerLocal:
-		fmt.Fprintf(os.Stderr, "e2e: provider %s (--provider=%s)\n", flagValue, flagValue)
-		return flagValue, nil
-	case providerAuto, "":
-	default:
-		return "", fmt.Errorf("--provider=%q: want kind, local or auto", flagValue)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: provider local: no Docker engine answers (docker version: %v: %s); --provider=kind forces kind\n",
-			err, strings.TrimSpace(string(out)))
-		return providerLocal, nil
-	}
-	fmt.Fprintf(os.Stderr, "e2e: provider kind: Docker engine %s answers; --provider=local runs without it\n", strings.TrimSpace(string(out)))
-	return providerKind, nil
 }

@@ -17,9 +17,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -27,9 +25,7 @@ import (
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/generator"
-	"github.com/labkit-dev/labkit/pkg/gitops"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
-	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/evidence"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
@@ -42,21 +38,11 @@ import (
 
 // Named timeouts, in one place (cluster-api's intervals). Generous: a loaded 2-core machine.
 const (
-	timeoutArgoCDReady = 5 * time.Minute
-	timeoutAppSynced   = 3 * time.Minute
-	timeoutLabReady    = 3 * time.Minute
-	timeoutRestored    = time.Minute
-	timeoutGone        = 2 * time.Minute
-	timeoutNewPod      = 4 * time.Minute
-	timeoutNodesReady  = 2 * time.Minute
-)
-
-const (
-	controllerNamespace = "labkit-system"
-	controllerSelector  = "app.kubernetes.io/name=labkit-controller"
-	repoName            = "labs"
-	branch              = "main"
-	rootApp             = "labs"
+	timeoutLabReady   = 3 * time.Minute
+	timeoutRestored   = time.Minute
+	timeoutGone       = 2 * time.Minute
+	timeoutNewPod     = 4 * time.Minute
+	timeoutNodesReady = 2 * time.Minute
 )
 
 // suite is the environment the features share; setUp makes it, tearDown undoes what it made.
@@ -107,7 +93,7 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 	}
 	s.root = root
 	setUp := s.setUpKind
-	if s.provider == providerLocal {
+	if s.provider == ProviderLocal {
 		setUp = s.setUpLocal
 	}
 	if err := setUp(ctx, cfg); err != nil {
@@ -123,59 +109,16 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 
 // setUpKind makes (or reuses) the kind cluster, deploys the controller with skaffold and installs Argo CD.
 func (s *suite) setUpKind(ctx context.Context, cfg *envconf.Config) error {
-	start := time.Now()
-	c, err := kindcluster.Up(ctx, ClusterName, kindcluster.WithConfigFile(s.path("kind-config.yaml")), kindcluster.WithLogger(s.log))
-	if c != nil {
-		s.cluster = c
+	k, err := UpKind(ctx, KindOptions{Root: s.root, Name: ClusterName, ArgoCDManifest: *argoManifest,
+		Log: s.log, Output: prefixWriter("skaffold: "), Step: s.time})
+	if k.Cluster != nil {
+		s.cluster = k.Cluster
+		cfg.WithKubeconfigFile(k.Cluster.Kubeconfig)
 	}
 	if err != nil {
 		return err
 	}
-	s.time("cluster up ("+map[bool]string{true: "created", false: "reused"}[c.Created]+")", start)
-
-	start = time.Now()
-	absent, err := c.LoadImages(ctx, Images...)
-	if err != nil {
-		return err
-	}
-	for _, img := range absent {
-		s.log.Info("Image not in the local Docker; nodes will pull it", "image", img)
-	}
-	s.time("images preloaded", start)
-
-	cfg.WithKubeconfigFile(c.Kubeconfig)
-	restConfig, err := c.RESTConfig()
-	if err != nil {
-		return err
-	}
-	if err := s.connect(restConfig); err != nil {
-		return err
-	}
-
-	start = time.Now()
-	s.skaffold = skaffold.New(skaffold.WithDir(s.root), skaffold.WithBinary(s.path("bin/skaffold")),
-		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(c.Kubeconfig, c.KubeContext()),
-		skaffold.WithOutput(prefixWriter("skaffold: ")))
-	if err := s.skaffold.Run(ctx); err != nil {
-		return err
-	}
-	s.time("controller deployed (skaffold run)", start)
-
-	start = time.Now()
-	argoOpts := []argocd.Option{
-		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady)),
-		argocd.WithReadyTimeout(timeoutArgoCDReady), argocd.WithLogger(s.log),
-	}
-	switch m := *argoManifest; {
-	case strings.HasPrefix(m, "http://"), strings.HasPrefix(m, "https://"):
-		argoOpts = append(argoOpts, argocd.WithManifestURL(m))
-	case m != "":
-		argoOpts = append(argoOpts, argocd.WithManifestFile(m))
-	}
-	if err := argocd.Install(ctx, s.client, argoOpts...); err != nil {
-		return err
-	}
-	s.time("Argo CD ready", start)
+	s.cfg, s.client, s.skaffold = k.Config, k.Client, k.Skaffold
 	return nil
 }
 
@@ -233,65 +176,24 @@ func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
 // connect makes the suite's client.
 func (s *suite) connect(cfg *rest.Config) error {
 	s.cfg = cfg
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
-		return err
-	}
 	var err error
-	s.client, err = client.New(s.cfg, client.Options{Scheme: scheme})
+	s.client, err = NewClient(cfg)
 	return err
 }
 
 // serveGit serves the GitOps repository where the cluster reaches the host, seeds it, and, where Argo
 // CD runs, points a root Application (app of apps) at it.
 func (s *suite) serveGit(ctx context.Context) error {
-	addr := "127.0.0.1"
-	if s.provider == providerKind {
+	host := "127.0.0.1"
+	if s.provider == ProviderKind {
 		gw, err := kindcluster.GatewayAddress(ctx)
 		if err != nil {
 			return err
 		}
-		addr = gw
+		host = gw
 	}
-	var err error
-	if s.git, err = gitserver.Start(ctx, gitserver.WithAddress(addr+":0"), gitserver.WithLogger(s.log)); err != nil {
-		return err
-	}
-	url, err := s.git.CreateRepo(repoName)
-	if err != nil {
-		return err
-	}
-	repo, err := gitops.New(url, branch, gitops.WithAuthor("labkit e2e", "e2e@labkit.dev"))
-	if err != nil {
-		return err
-	}
-	seeded, err := repo.Commit(ctx, "Start the GitOps repository", func(*gitops.Tree) ([]gitops.Change, error) {
-		return []gitops.Change{
-			{Path: "README.md", Content: []byte("Labs, written by labctl; synced by Argo CD (docs/gitops-layout.md of labkit).\n")},
-			// The root Application syncs apps/, which must exist before the first lab.
-			{Path: generator.AppsDir + "/README.md", Content: []byte("One Argo CD Application per lab.\n")},
-		}, nil
-	})
-	if err != nil {
-		return err
-	}
-	target := generator.Target{RepoURL: url, Revision: branch}
-	s.publisher = &generator.Publisher{Repo: repo, Target: target}
-	if s.provider != providerKind {
-		return nil
-	}
-	root, err := generator.RenderRootApplication(rootApp, target)
-	if err != nil {
-		return err
-	}
-	if _, err := apply.Apply(ctx, s.client, root); err != nil {
-		return err
-	}
-	_, err = argocd.WaitForApplication(ctx, s.client, "argocd", rootApp, argocd.AtRevision(seeded.Commit),
-		argocd.WaitTimeout("wait-root-app-synced", timeoutAppSynced))
+	g, err := ServeGitOps(ctx, s.client, host, s.provider == ProviderKind, s.log)
+	s.git, s.publisher = g.Server, g.Publisher
 	return err
 }
 
@@ -374,7 +276,7 @@ func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.
 	s.mu.Lock()
 	s.failed = true
 	s.mu.Unlock()
-	namespaces := []string{"argocd", controllerNamespace}
+	namespaces := []string{"argocd", ControllerNamespace}
 	if ns, ok := ctx.Value(namespaceKey{}).(string); ok {
 		namespaces = append(namespaces, ns)
 	}
@@ -389,7 +291,7 @@ func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.
 			corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
 			schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"},
 		),
-		evidence.WithPodLogs(controllerNamespace, controllerSelector))
+		evidence.WithPodLogs(ControllerNamespace, ControllerSelector))
 	t.Logf("evidence in %s (%v)", dir, err)
 	return ctx, nil
 }

@@ -181,6 +181,11 @@ func Get(name string, opts ...Option) (*Cluster, error) {
 	return c, c.provider.ExportKubeConfig(name, o.kubeconfig, false)
 }
 
+// Exists reports whether a kind cluster named name exists.
+func Exists(name string) (bool, error) {
+	return (&Cluster{Name: name, provider: newProvider(logr.Discard())}).Exists()
+}
+
 // Exists reports whether a kind cluster of this name exists.
 func (c *Cluster) Exists() (bool, error) {
 	names, err := c.provider.List()

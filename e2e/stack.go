@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
+	"github.com/labkit-dev/labkit/pkg/harness/apply"
+	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
+	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
+	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
+)
+
+// The GitOps repository the harness serves, and the Argo CD Application (app of apps) that syncs it.
+const (
+	RepoName = "labs"
+	Branch   = "main"
+	RootApp  = "labs"
+)
+
+// Where Argo CD and the controller run (pkg/manifests), and the controller's pods.
+const (
+	ArgoCDNamespace     = "argocd"
+	ControllerNamespace = "labkit-system"
+	ControllerSelector  = "app.kubernetes.io/name=labkit-controller"
+)
+
+// Set-up timeouts: generous, for a loaded 2-core machine.
+const (
+	TimeoutArgoCDReady = 5 * time.Minute
+	TimeoutAppSynced   = 3 * time.Minute
+)
+
+// The cluster providers: kind, the Docker-free local control plane, or whichever the machine can run.
+const (
+	ProviderAuto  = "auto"
+	ProviderKind  = "kind"
+	ProviderLocal = "local"
+)
+
+// ChooseProvider resolves a --provider flag: auto is kind when a Docker engine answers, else local.
+// It says on stderr, after who, which provider runs and why.
+func ChooseProvider(ctx context.Context, who, flagValue string) (string, error) {
+	switch flagValue {
+	case ProviderKind, ProviderLocal:
+		fmt.Fprintf(os.Stderr, "%s: provider %s (--provider=%s)\n", who, flagValue, flagValue)
+		return flagValue, nil
+	case ProviderAuto, "":
+	default:
+		return "", fmt.Errorf("--provider=%q: want kind, local or auto", flagValue)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: provider local: no Docker engine answers (docker version: %v: %s); --provider=kind forces kind\n",
+			who, err, strings.TrimSpace(string(out)))
+		return ProviderLocal, nil
+	}
+	fmt.Fprintf(os.Stderr, "%s: provider kind: Docker engine %s answers; --provider=local runs without it\n", who, strings.TrimSpace(string(out)))
+	return ProviderKind, nil
+}
+
+// NewClient is a client for labkit's and Kubernetes' own types.
+func NewClient(cfg *rest.Config) (client.WithWatch, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+}
+
+// Kind is what the harness brings up on kind: the cluster, the controller (deployed by skaffold) and
+// Argo CD.
+type Kind struct {
+	Cluster  *kindcluster.Cluster
+	Config   *rest.Config
+	Client   client.WithWatch
+	Skaffold *skaffold.Skaffold
+}
+
+// KindOptions say which cluster UpKind brings up and how it reports.
+type KindOptions struct {
+	Root           string          // the project: kind-config.yaml, skaffold.yaml and bin/
+	Name           string          // the kind cluster
+	ArgoCDManifest string          // a file or an http(s) URL; empty for the pinned argo-cd module's
+	ArgoCD         []argocd.Option // more, e.g. sizing it for many Applications
+	Log            logr.Logger
+	Output         io.Writer                          // skaffold's output
+	Step           func(what string, start time.Time) // told when each step is done; may be nil
+}
+
+func (o KindOptions) path(rel string) string { return filepath.Join(o.Root, rel) }
+
+func (o KindOptions) step(what string, start time.Time) {
+	if o.Step != nil {
+		o.Step(what, start)
+	}
+}
+
+// UpKind makes (or reuses) the kind cluster, preloads Images, deploys the controller with skaffold
+// and installs Argo CD. Its Cluster is set as soon as the cluster exists, also when a later step fails,
+// so that the caller can clean it up.
+func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
+	k := &Kind{}
+	start := time.Now()
+	c, err := kindcluster.Up(ctx, o.Name, kindcluster.WithConfigFile(o.path("kind-config.yaml")), kindcluster.WithLogger(o.Log))
+	k.Cluster = c
+	if err != nil {
+		return k, err
+	}
+	o.step("cluster up ("+map[bool]string{true: "created", false: "reused"}[c.Created]+")", start)
+
+	start = time.Now()
+	absent, err := c.LoadImages(ctx, Images...)
+	if err != nil {
+		return k, err
+	}
+	for _, img := range absent {
+		o.Log.Info("Image not in the local Docker; nodes will pull it", "image", img)
+	}
+	o.step("images preloaded", start)
+
+	if k.Config, err = c.RESTConfig(); err != nil {
+		return k, err
+	}
+	if k.Client, err = NewClient(k.Config); err != nil {
+		return k, err
+	}
+
+	start = time.Now()
+	k.Skaffold = skaffold.New(skaffold.WithDir(o.Root), skaffold.WithBinary(o.path("bin/skaffold")),
+		skaffold.WithPath(o.path("bin")), skaffold.WithCluster(c.Kubeconfig, c.KubeContext()),
+		skaffold.WithOutput(o.Output))
+	if err := k.Skaffold.Run(ctx); err != nil {
+		return k, err
+	}
+	o.step("controller deployed (skaffold run)", start)
+
+	start = time.Now()
+	argoOpts := []argocd.Option{
+		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady)),
+		argocd.WithReadyTimeout(TimeoutArgoCDReady), argocd.WithLogger(o.Log),
+	}
+	switch m := o.ArgoCDManifest; {
+	case strings.HasPrefix(m, "http://"), strings.HasPrefix(m, "https://"):
+		argoOpts = append(argoOpts, argocd.WithManifestURL(m))
+	case m != "":
+		argoOpts = append(argoOpts, argocd.WithManifestFile(m))
+	}
+	if err := argocd.Install(ctx, k.Client, append(argoOpts, o.ArgoCD...)...); err != nil {
+		return k, err
+	}
+	o.step("Argo CD ready", start)
+	return k, nil
+}
+
+// GitOps is the repository the harness serves, and the publisher that writes labs to it as labctl does.
+type GitOps struct {
+	Server    *gitserver.Server
+	Publisher *generator.Publisher
+	Seed      string // the first commit
+}
+
+// ServeGitOps serves the GitOps repository on host (an address the cluster reaches the host at) and
+// seeds it. With argo, it points the root Application at it and waits until Argo CD has synced the
+// seed. The caller closes Server, also on error when it is set.
+func ServeGitOps(ctx context.Context, c client.Client, host string, argo bool, log logr.Logger) (*GitOps, error) {
+	g := &GitOps{}
+	var err error
+	if g.Server, err = gitserver.Start(ctx, gitserver.WithAddress(host+":0"), gitserver.WithLogger(log)); err != nil {
+		return g, err
+	}
+	url, err := g.Server.CreateRepo(RepoName)
+	if err != nil {
+		return g, err
+	}
+	repo, err := gitops.New(url, Branch, gitops.WithAuthor("labkit e2e", "e2e@labkit.dev"))
+	if err != nil {
+		return g, err
+	}
+	seeded, err := repo.Commit(ctx, "Start the GitOps repository", func(*gitops.Tree) ([]gitops.Change, error) {
+		return []gitops.Change{
+			{Path: "README.md", Content: []byte("Labs, written by labctl; synced by Argo CD (docs/gitops-layout.md of labkit).\n")},
+			// The root Application syncs apps/, which must exist before the first lab.
+			{Path: generator.AppsDir + "/README.md", Content: []byte("One Argo CD Application per lab.\n")},
+		}, nil
+	})
+	if err != nil {
+		return g, err
+	}
+	g.Seed = seeded.Commit
+	target := generator.Target{RepoURL: url, Revision: Branch}
+	g.Publisher = &generator.Publisher{Repo: repo, Target: target}
+	if !argo {
+		return g, nil
+	}
+	root, err := generator.RenderRootApplication(RootApp, target)
+	if err != nil {
+		return g, err
+	}
+	if _, err := apply.Apply(ctx, c, root); err != nil {
+		return g, err
+	}
+	_, err = argocd.WaitForApplication(ctx, c, ArgoCDNamespace, RootApp, argocd.AtRevision(g.Seed),
+		argocd.WaitTimeout("wait-root-app-synced", TimeoutAppSynced))
+	return g, err
+}
