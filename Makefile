@@ -109,8 +109,8 @@ bench: ## Run the Go benchmarks and print their figures.
 
 BENCH_SCALE_FLAGS ?=
 .PHONY: bench-scale
-bench-scale: local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok) with labs filling every GPU, and print a table of figures.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . $(BENCH_SCALE_FLAGS)
+bench-scale: tools local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok), labs filling every GPU, and print a table (PROVIDER=kind adds the GitOps path).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . --provider=$(PROVIDER) $(BENCH_SCALE_FLAGS)
 
 ##@ Build
 

@@ -10,22 +10,34 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/labkit-dev/labkit/e2e"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 )
 
-// controller is labkit-controller running on the host, with its metrics endpoint.
+// controller is labkit-controller under measurement: its Prometheus metrics, and its process on the
+// host (local) or in the cluster (kind).
 type controller struct {
-	p       *localproc.Process
-	log     *os.File
-	metrics string
+	get  func(ctx context.Context) (io.ReadCloser, error) // GET /metrics
+	p    *localproc.Process                               // on the host: RSS, peak RSS and CPU from /proc
+	log  *os.File
+	stop func() error
+
+	mu   sync.Mutex
+	peak float64 // in the cluster: the highest RSS the sampler saw
 }
 
-// startController runs the controller with its default flags (those users get) plus extra, and waits
-// until its metrics answer.
+// startController runs the controller on the host with its default flags (those users get) plus
+// extra, and waits until its metrics answer.
 func startController(ctx context.Context, bin, kubeconfig string, extra []string) (*controller, error) {
 	addr, err := localproc.FreeAddress()
 	if err != nil {
@@ -40,7 +52,30 @@ func startController(ctx context.Context, bin, kubeconfig string, extra []string
 	if err != nil {
 		return nil, err
 	}
-	c := &controller{p: p, log: log, metrics: "http://" + addr + "/metrics"}
+	url := "http://" + addr + "/metrics"
+	c := &controller{p: p, log: log, get: func(ctx context.Context) (io.ReadCloser, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return resp.Body, nil
+	}}
+	c.stop = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err := p.Stop(ctx)
+		log.Close()
+		fmt.Printf("bench-scale: the controller's log is %s\n", log.Name())
+		return err
+	}
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		select {
 		case <-p.Done():
@@ -57,13 +92,53 @@ func startController(ctx context.Context, bin, kubeconfig string, extra []string
 	return c, nil
 }
 
-func (c *controller) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err := c.p.Stop(ctx)
-	c.log.Close()
-	fmt.Printf("bench-scale: the controller's log is %s\n", c.log.Name())
-	return err
+// clusterController is the controller skaffold deployed: its metrics are read through the API server's
+// proxy to its pod, and its RSS is sampled from them every second for the peak.
+func clusterController(ctx context.Context, cfg *rest.Config, c client.Client) (*controller, error) {
+	sel, err := labels.Parse(e2e.ControllerSelector)
+	if err != nil {
+		return nil, err
+	}
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(e2e.ControllerNamespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, err
+	}
+	var pod string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			pod = p.Name
+		}
+	}
+	if pod == "" {
+		return nil, fmt.Errorf("no running labkit-controller pod in namespace %s", e2e.ControllerNamespace)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctrl := &controller{get: func(ctx context.Context) (io.ReadCloser, error) {
+		return cs.CoreV1().Pods(e2e.ControllerNamespace).ProxyGet("http", pod, "8080", "metrics", nil).Stream(ctx)
+	}}
+	sampling, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = wait.PollUntilContextCancel(sampling, time.Second, true, func(ctx context.Context) (bool, error) {
+			if s, err := ctrl.scrape(ctx); err == nil {
+				ctrl.mu.Lock()
+				ctrl.peak = max(ctrl.peak, s.rss)
+				ctrl.mu.Unlock()
+			}
+			return false, nil
+		})
+	}()
+	ctrl.stop = func() error { cancel(); <-done; return nil }
+	if _, err := ctrl.scrape(ctx); err != nil {
+		ctrl.stop()
+		return nil, fmt.Errorf("controller pod %s/%s metrics: %w", e2e.ControllerNamespace, pod, err)
+	}
+	fmt.Printf("bench-scale: labkit-controller runs in pod %s/%s\n", e2e.ControllerNamespace, pod)
+	return ctrl, nil
 }
 
 // sample is the controller's figures at one moment.
@@ -71,6 +146,7 @@ type sample struct {
 	usage      localproc.Usage
 	reconciles float64
 	requests   requestCounts
+	rss, cpu   float64 // process_resident_memory_bytes, process_cpu_seconds_total
 }
 
 // requestCounts counts the controller's API requests by HTTP method.
@@ -110,26 +186,34 @@ func (c *controller) sample(ctx context.Context) (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	s.usage, err = c.p.Usage()
-	return s, err
+	if c.p != nil {
+		s.usage, err = c.p.Usage()
+		return s, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.peak = max(c.peak, s.rss)
+	s.usage = localproc.Usage{RSS: int64(s.rss), PeakRSS: int64(c.peak), CPU: time.Duration(s.cpu * float64(time.Second))}
+	return s, nil
 }
 
-// scrape reads the reconcile and API request counters from the controller's Prometheus metrics.
+// peakNote says how the peak RSS was found.
+func (c *controller) peakNote() string {
+	if c.p != nil {
+		return "VmHWM"
+	}
+	return "highest of samples each second"
+}
+
+// scrape reads the reconcile and API request counters, RSS and CPU from the controller's metrics.
 func (c *controller) scrape(ctx context.Context) (sample, error) {
 	s := sample{requests: requestCounts{}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.metrics, nil)
+	body, err := c.get(ctx)
 	if err != nil {
 		return s, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("GET %s: %s", c.metrics, resp.Status)
-	}
-	return s, parseMetrics(resp.Body, &s)
+	defer body.Close()
+	return s, parseMetrics(body, &s)
 }
 
 func parseMetrics(r io.Reader, s *sample) error {
@@ -137,15 +221,29 @@ func parseMetrics(r io.Reader, s *sample) error {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		name, rest, ok := strings.Cut(line, "{")
-		if !ok {
+		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
+		var name, labels, value string
+		if n, rest, ok := strings.Cut(line, "{"); ok {
+			name = n
+			if labels, value, ok = strings.Cut(rest, "} "); !ok {
+				continue
+			}
+		} else if name, value, ok = strings.Cut(line, " "); !ok {
 			continue
 		}
 		switch name {
+		case "process_resident_memory_bytes", "process_cpu_seconds_total":
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				return fmt.Errorf("metric %q: %w", line, err)
+			}
+			if name == "process_resident_memory_bytes" {
+				s.rss = v
+			} else {
+				s.cpu = v
+			}
 		case "controller_runtime_reconcile_total":
 			if !strings.Contains(labels, `controller="jupyterlab"`) {
 				continue

@@ -16,13 +16,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/labkit-dev/labkit/e2e"
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
@@ -35,14 +34,7 @@ type lab = *labkitv1alpha1.JupyterLab
 func newClient(cfg *rest.Config) (client.WithWatch, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	return e2e.NewClient(cfg)
 }
 
 // planLabs makes labs that fill every GPU of the pools exactly: each asks for a quarter of a node's
@@ -103,11 +95,13 @@ func createLabs(ctx context.Context, c client.Client, labs []lab) error {
 	return g.Wait()
 }
 
-// readyWatch records when each lab of a namespace first becomes Ready.
+// readyWatch records when each object of a kind in a namespace is first ready.
 type readyWatch struct {
-	start time.Time
-	want  int
-	done  chan struct{}
+	start   time.Time
+	want    int
+	done    chan struct{}
+	newList func() client.ObjectList
+	isReady func(client.Object) bool
 
 	mu    sync.Mutex
 	ready map[string]time.Duration
@@ -116,21 +110,44 @@ type readyWatch struct {
 
 // watchReady starts watching the labs of ns; wait returns once want of them have been Ready.
 func watchReady(ctx context.Context, c client.WithWatch, ns string, want int) (*readyWatch, error) {
-	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), ready: map[string]time.Duration{}}
-	list := &labkitv1alpha1.JupyterLabList{}
-	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+	return watchObjects(ctx, c, ns, want, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} },
+		func(o client.Object) bool {
+			l, ok := o.(lab)
+			return ok && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady)
+		})
+}
+
+// watchObjects starts watching the objects newList lists in ns; wait returns once want of them have
+// been ready.
+func watchObjects(ctx context.Context, c client.WithWatch, ns string, want int, newList func() client.ObjectList, isReady func(client.Object) bool) (*readyWatch, error) {
+	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), newList: newList, isReady: isReady, ready: map[string]time.Duration{}}
+	rv, err := w.list(ctx, c, ns)
+	if err != nil {
 		return nil, err
 	}
-	for i := range list.Items {
-		w.see(&list.Items[i])
-	}
-	go w.run(ctx, c, ns, list.ResourceVersion)
+	go w.run(ctx, c, ns, rv)
 	return w, nil
+}
+
+// list sees every object of ns and returns the list's resource version.
+func (w *readyWatch) list(ctx context.Context, c client.WithWatch, ns string) (string, error) {
+	list := w.newList()
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return "", err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return "", err
+	}
+	for _, item := range items {
+		w.see(item.(client.Object))
+	}
+	return list.GetResourceVersion(), nil
 }
 
 func (w *readyWatch) run(ctx context.Context, c client.WithWatch, ns, rv string) {
 	for ctx.Err() == nil {
-		wi, err := c.Watch(ctx, &labkitv1alpha1.JupyterLabList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		wi, err := c.Watch(ctx, w.newList(), client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
 		if err != nil {
 			w.fail(err)
 			return
@@ -139,9 +156,9 @@ func (w *readyWatch) run(ctx context.Context, c client.WithWatch, ns, rv string)
 			if ev.Type == watch.Error {
 				break
 			}
-			if l, ok := ev.Object.(*labkitv1alpha1.JupyterLab); ok {
-				rv = l.ResourceVersion
-				if w.see(l) {
+			if o, ok := ev.Object.(client.Object); ok {
+				rv = o.GetResourceVersion()
+				if w.see(o) {
 					wi.Stop()
 					return
 				}
@@ -149,31 +166,33 @@ func (w *readyWatch) run(ctx context.Context, c client.WithWatch, ns, rv string)
 		}
 		wi.Stop()
 		// The watch ended (timeout or expired version): list again and go on from there.
-		list := &labkitv1alpha1.JupyterLabList{}
-		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		if rv, err = w.list(ctx, c, ns); err != nil {
 			w.fail(err)
 			return
 		}
-		for i := range list.Items {
-			if w.see(&list.Items[i]) {
-				return
-			}
+		if w.complete() {
+			return
 		}
-		rv = list.ResourceVersion
 	}
 }
 
-// see records a lab; it says whether all wanted labs have now been Ready.
-func (w *readyWatch) see(l lab) bool {
+// see records an object; it says whether all wanted objects have now been ready.
+func (w *readyWatch) see(o client.Object) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, seen := w.ready[l.Name]; !seen && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady) {
-		w.ready[l.Name] = time.Since(w.start)
+	if _, seen := w.ready[o.GetName()]; !seen && w.isReady(o) {
+		w.ready[o.GetName()] = time.Since(w.start)
 		if len(w.ready) == w.want {
 			close(w.done)
 			return true
 		}
 	}
+	return len(w.ready) >= w.want
+}
+
+func (w *readyWatch) complete() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return len(w.ready) >= w.want
 }
 
@@ -194,7 +213,7 @@ func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Errorf("wait-labs-ready: %d of %d labs Ready after %s (watch error: %v)", len(w.ready), w.want, timeout, w.err)
+	return fmt.Errorf("wait-ready: %d of %d ready after %s (watch error: %v)", len(w.ready), w.want, timeout, w.err)
 }
 
 // percentile is the time by which the fraction q of the labs were Ready.

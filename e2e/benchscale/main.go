@@ -2,10 +2,15 @@
 // table of figures. It is a benchmark, not a test: it fails only when something breaks, never on time.
 //
 // On the Docker-free provider it starts a local control plane with the fake node pools of
-// kind-config.yaml, runs the controller on the host, creates labs that fill every fake GPU exactly
+// kind-config.yaml and runs the controller on the host. It first times a baseline: the objects the
+// controller would make for the labs, created directly with no controller. It then creates labs that fill every fake GPU exactly
 // through the API, and measures how fast they become Ready, what the controller costs and how many
 // API requests a reconcile makes. One more GPU request must then be refused by labctl and, applied
 // directly, be reported Unschedulable, with the other labs undisturbed.
+//
+// On kind it makes a cluster of its own as make e2e does (controller deployed by skaffold, Argo CD),
+// adds the pools with kwok, and fills the GPUs twice: through the API, then, after deleting those
+// labs, through the GitOps path: one commit of every lab and its Application, synced by Argo CD.
 package main
 
 import (
@@ -15,18 +20,32 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/labkit-dev/labkit/e2e"
 )
 
 func main() {
 	var o options
+	flag.StringVar(&o.provider, "provider", e2e.ProviderAuto, "where to run: kind (needs Docker; adds the GitOps path), local (Docker-free), or auto: kind if a Docker engine answers, else local")
+	flag.StringVar(&o.cluster, "cluster", "labkit-scale", "on kind: the cluster the run makes, and deletes after")
+	flag.BoolVar(&o.keepCluster, "keep-cluster", false, "on kind: keep the cluster after the run, for a look")
 	flag.StringVar(&o.root, "root", ".", "the project: kind-config.yaml and cmd/")
 	flag.StringVar(&o.namespace, "namespace", "scale", "namespace of the labs")
+	flag.BoolVar(&o.baseline, "baseline", true, "on local: first time the objects of the labs created directly, with no controller: the floor under the labs' figure")
 	flag.IntVar(&o.labctlRuns, "labctl-runs", 5, "how many times `labctl nodes` is timed")
 	flag.Var(&o.controllerArgs, "controller-arg", "an extra flag for the controller, e.g. --controller-arg=--kube-api-qps=20 (repeatable)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runLocal(ctx, o); err != nil {
+	provider, err := e2e.ChooseProvider(ctx, "bench-scale", o.provider)
+	if err == nil {
+		run := runLocal
+		if provider == e2e.ProviderKind {
+			run = runKind
+		}
+		err = run(ctx, o)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
 		stop()
 		os.Exit(1)
@@ -34,9 +53,12 @@ func main() {
 }
 
 type options struct {
-	root, namespace string
-	labctlRuns      int
-	controllerArgs  stringList
+	provider, cluster string
+	keepCluster       bool
+	baseline          bool
+	root, namespace   string
+	labctlRuns        int
+	controllerArgs    stringList
 }
 
 type stringList []string

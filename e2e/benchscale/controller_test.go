@@ -1,0 +1,43 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseMetricsReadsCountersAndTheProcessFigures(t *testing.T) {
+	const exposition = `# HELP controller_runtime_reconcile_total Total number of reconciliations per controller
+# TYPE controller_runtime_reconcile_total counter
+controller_runtime_reconcile_total{controller="jupyterlab",result="success"} 40
+controller_runtime_reconcile_total{controller="jupyterlab",result="error"} 2
+controller_runtime_reconcile_total{controller="other",result="success"} 1000
+rest_client_requests_total{code="201",host="10.96.0.1:443",method="POST"} 12
+rest_client_requests_total{code="409",host="10.96.0.1:443",method="POST"} 3
+rest_client_requests_total{code="200",host="10.96.0.1:443",method="PATCH"} 7
+process_cpu_seconds_total 4.25
+process_resident_memory_bytes 1.2582912e+08
+`
+	var s sample
+	s.requests = requestCounts{}
+	if err := parseMetrics(strings.NewReader(exposition), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.reconciles != 42 {
+		t.Errorf("reconciles = %v, want 42 (jupyterlab only, every result)", s.reconciles)
+	}
+	if s.requests["POST"] != 15 || s.requests["PATCH"] != 7 || s.requests.total() != 22 {
+		t.Errorf("requests = %v, want POST 15 and PATCH 7", s.requests)
+	}
+	if s.cpu != 4.25 || s.rss != 125829120 {
+		t.Errorf("cpu, rss = %v, %v; want 4.25, 125829120", s.cpu, s.rss)
+	}
+}
+
+func TestParseMetricsRefusesAValueThatIsNotANumber(t *testing.T) {
+	var s sample
+	s.requests = requestCounts{}
+	err := parseMetrics(strings.NewReader("process_resident_memory_bytes lots\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), "process_resident_memory_bytes lots") {
+		t.Errorf("parseMetrics() = %v, want an error naming the line", err)
+	}
+}
