@@ -101,7 +101,7 @@ E2E_FLAGS ?=
 e2e: tools local-cluster-tools ## Run the e2e suite on kind (controller by skaffold, Argo CD) or, without Docker, on local processes (PROVIDER=kind|local|auto).
 	mkdir -p artifacts
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
-		-tags e2e -count=1 -timeout 40m ./e2e/... -args --provider=$(PROVIDER) $(E2E_FLAGS)
+		-tags e2e -count=1 -timeout 40m ./e2e -args --provider=$(PROVIDER) $(E2E_FLAGS)
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and print their figures.
