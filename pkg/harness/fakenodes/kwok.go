@@ -3,7 +3,6 @@ package fakenodes
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,8 +27,6 @@ const (
 	KwokImage = "registry.k8s.io/kwok/kwok:" + KwokVersion
 	// kwokName is the name of the kwok controller's Deployment, ServiceAccount and ClusterRole.
 	kwokName = "kwok-controller"
-	// VolumeStorageClass is the StorageClass whose claims kwok binds to fake volumes at once.
-	VolumeStorageClass = "kwok-volume"
 	// LeaseDurationSeconds is how long a fake node's lease lasts; kwok renews it, so the node lifecycle
 	// controller keeps the node Ready.
 	LeaseDurationSeconds = 40
@@ -43,15 +40,6 @@ var Stages = []string{
 	"kustomize/stage/pod/fast/pod-ready.yaml",
 	"kustomize/stage/pod/fast/pod-complete.yaml",
 	"kustomize/stage/pod/fast/pod-delete.yaml",
-}
-
-// VolumeStages bind claims of VolumeStorageClass to fake volumes. kwok plays them one at a time,
-// a few requests each, so at scale prefer CreateVolumes' pre-made volumes.
-var VolumeStages = []string{
-	"kustomize/stage/volume/fast/pvc-provision.yaml",
-	"kustomize/stage/volume/fast/pv-bind.yaml",
-	"kustomize/stage/volume/fast/pvc-delete.yaml",
-	"kustomize/stage/volume/fast/pv-delete.yaml",
 }
 
 // KwokArgs are the kwok flags every kwok controller of the harness runs with, wherever it runs.
@@ -77,24 +65,10 @@ func readKwok(ctx context.Context, paths ...string) ([]byte, error) {
 // StageConfig is the Stage objects of Stages as one YAML stream, for kwok's --config.
 func StageConfig(ctx context.Context) ([]byte, error) { return readKwok(ctx, Stages...) }
 
-// kwokStorageClass is kwok's StorageClass for fake volumes (VolumeStorageClass), without kwok's mark
-// of the default class: the cluster keeps its own default.
-func kwokStorageClass(ctx context.Context) ([]byte, error) {
-	b, err := readKwok(ctx, "kustomize/stage/volume/fast/storage-class.yaml")
-	if err != nil {
-		return nil, err
-	}
-	obj := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(b[len("\n---\n"):], &obj.Object); err != nil {
-		return nil, err
-	}
-	obj.SetAnnotations(nil)
-	return yaml.Marshal(obj.Object)
-}
-
 // Install runs the kwok controller in the cluster, in kube-system, from KwokImage (which must be
-// present on the nodes or pullable), with the Stage CRD, kwok's RBAC, the Stages and the fake-volume
-// StorageClass (not as the default). It keeps kwok off fake nodes and waits until it is Available.
+// present on the nodes or pullable), with the Stage CRD, kwok's RBAC and the Stages. It keeps kwok off
+// fake nodes and waits until it is Available. Volumes for pods on fake nodes come from CreateVolumes,
+// not from kwok's volume stages, which bind one claim at a time and race the control plane's binder.
 func Install(ctx context.Context, c client.Client, timeout time.Duration) error {
 	static, err := readKwok(ctx,
 		"kustomize/crd/bases/kwok.x-k8s.io_stages.yaml",
@@ -102,17 +76,11 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 		"kustomize/rbac/role.yaml",
 		"kustomize/rbac/role_binding.yaml",
 		"kustomize/rbac/flow_schema.yaml",
-		"kustomize/stage/volume/rbac/role.yaml",
-		"kustomize/stage/volume/rbac/role_binding.yaml",
 	)
 	if err != nil {
 		return err
 	}
-	stages, err := readKwok(ctx, append(Stages, VolumeStages...)...)
-	if err != nil {
-		return err
-	}
-	sc, err := kwokStorageClass(ctx)
+	stages, err := readKwok(ctx, Stages...)
 	if err != nil {
 		return err
 	}
@@ -120,24 +88,20 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
-	all := append(append(append(static, "\n---\n"...), sc...), "\n---\n"...)
-	all = append(append(all, dep...), stages...)
+	all := append(append(append(static, "\n---\n"...), dep...), stages...)
 	applied, err := apply.Apply(ctx, c, all, apply.WithNamespace(metav1.NamespaceSystem), apply.WithFieldOwner("labkit-harness"),
 		// Stages are cluster-scoped; the role bindings name their subjects' namespace themselves.
 		apply.WithTransform(func(u *unstructured.Unstructured) error {
-			switch {
-			case u.GetKind() == "ClusterRoleBinding":
-				subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")
-				for _, s := range subjects {
-					if m, ok := s.(map[string]any); ok && m["namespace"] == nil {
-						m["namespace"] = metav1.NamespaceSystem
-					}
-				}
-				return unstructured.SetNestedSlice(u.Object, subjects, "subjects")
-			case u.GetKind() == "ClusterRole" && u.GetName() == "kwok-volume":
-				return allowPatchingVolumes(u)
+			if u.GetKind() != "ClusterRoleBinding" {
+				return nil
 			}
-			return nil
+			subjects, _, _ := unstructured.NestedSlice(u.Object, "subjects")
+			for _, s := range subjects {
+				if m, ok := s.(map[string]any); ok && m["namespace"] == nil {
+					m["namespace"] = metav1.NamespaceSystem
+				}
+			}
+			return unstructured.SetNestedSlice(u.Object, subjects, "subjects")
 		}))
 	if err != nil {
 		return fmt.Errorf("install kwok: %w", err)
@@ -161,31 +125,6 @@ status:
   conditions: [{type: Available, status: "True"}]
 `, kwokName, metav1.NamespaceSystem, generation)
 	return assert.Object(ctx, c, rolledOut, assert.WithTimeout("wait-kwok-available", timeout))
-}
-
-// allowPatchingVolumes adds the verb patch on persistentvolumes to kwok's volume ClusterRole. Its
-// pvc-provision stage creates a claim's volume, or patches it when it exists already (the stage is
-// played again for a claim that is not bound yet); kwok v0.8.0's role grants create but not patch, so
-// that was refused ("cannot patch resource persistentvolumes") and logged as an error.
-func allowPatchingVolumes(role *unstructured.Unstructured) error {
-	rules, _, err := unstructured.NestedSlice(role.Object, "rules")
-	if err != nil {
-		return err
-	}
-	for _, r := range rules {
-		rule, ok := r.(map[string]any)
-		if !ok {
-			continue
-		}
-		resources, _, _ := unstructured.NestedStringSlice(rule, "resources")
-		verbs, _, _ := unstructured.NestedStringSlice(rule, "verbs")
-		if slices.Contains(resources, "persistentvolumes") && !slices.Contains(verbs, "patch") {
-			if err := unstructured.SetNestedStringSlice(rule, append(verbs, "patch"), "verbs"); err != nil {
-				return err
-			}
-		}
-	}
-	return unstructured.SetNestedSlice(role.Object, rules, "rules")
 }
 
 func kwokDeployment() *appsv1.Deployment {

@@ -22,8 +22,8 @@ const (
 	VolumeSize = "1Ti"
 )
 
-// FakeVolumeClass is VolumeClass, as the cluster's default StorageClass if asDefault.
-func FakeVolumeClass(asDefault bool) *storagev1.StorageClass {
+// volumeClass is VolumeClass, as the cluster's default StorageClass if asDefault.
+func volumeClass(asDefault bool) *storagev1.StorageClass {
 	sc := &storagev1.StorageClass{
 		ObjectMeta:        metav1.ObjectMeta{Name: VolumeClass},
 		Provisioner:       "kubernetes.io/no-provisioner",
@@ -41,7 +41,7 @@ func FakeVolumeClass(asDefault bool) *storagev1.StorageClass {
 // volumes are never mounted (fake nodes run no containers). A volume released by its claim is not
 // reused.
 func CreateVolumes(ctx context.Context, c client.Client, prefix string, count int, asDefault bool) error {
-	if err := c.Create(ctx, FakeVolumeClass(asDefault)); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := c.Create(ctx, volumeClass(asDefault)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create StorageClass %s: %w", VolumeClass, err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
