@@ -76,7 +76,7 @@ func runKind(ctx context.Context, o options) (err error) {
 	if err := k.Cluster.AddFakeNodes(ctx, timeoutNodesReady, pools.Pools...); err != nil {
 		return err
 	}
-	nodes, gpus := poolSize(pools.Pools)
+	nodes, gpus := fakenodes.Size(pools.Pools...)
 	r.add(fmt.Sprintf("kwok installed, %d fake nodes (%d GPUs) created and Ready", nodes, gpus), "%.1f s", time.Since(start).Seconds())
 	if err := timeLabctlNodes(ctx, r, labctl, k.Cluster.Kubeconfig, nodes, o.labctlRuns); err != nil {
 		return err
@@ -177,13 +177,4 @@ func deleteNamespace(ctx context.Context, c client.Client, ns string, timeout ti
 		return fmt.Errorf("wait-namespace-gone: namespace %s (phase %s, conditions %v): %w", ns, obj.Status.Phase, obj.Status.Conditions, err)
 	}
 	return nil
-}
-
-// poolSize is how many nodes and GPUs the pools have.
-func poolSize(pools []fakenodes.Pool) (nodes int, gpus int64) {
-	for _, p := range pools {
-		nodes += p.Count
-		gpus += int64(p.Count) * p.GPUs()
-	}
-	return nodes, gpus
 }

@@ -65,7 +65,7 @@ func runLocal(ctx context.Context, o options) (err error) {
 	if err := fakenodes.WaitReady(ctx, c, timeoutNodesReady, pools.Pools...); err != nil {
 		return err
 	}
-	nodes, gpus := poolSize(pools.Pools)
+	nodes, gpus := fakenodes.Size(pools.Pools...)
 	r.add(fmt.Sprintf("%d fake nodes (%d GPUs) created and Ready", nodes, gpus), "%.1f s", time.Since(start).Seconds())
 
 	if _, err := apply.Apply(ctx, c, manifests.CRD()); err != nil {

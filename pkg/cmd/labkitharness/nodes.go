@@ -51,7 +51,7 @@ func newNodesCommand(name *string, log logr.Logger, out io.Writer) *cobra.Comman
 			if err := c.AddFakeNodes(cmd.Context(), flags.timeout, selected...); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d fake nodes Ready in cluster %s (%s) in %s\n", count(selected), c.Name, names(selected), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(out, "%d fake nodes Ready in cluster %s (%s) in %s\n", nodeCount(selected), c.Name, names(selected), time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
@@ -68,20 +68,12 @@ func newNodesCommand(name *string, log logr.Logger, out io.Writer) *cobra.Comman
 			if err := c.DeleteFakeNodes(cmd.Context(), selected...); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d fake nodes deleted from cluster %s (%s)\n", count(selected), c.Name, names(selected))
+			fmt.Fprintf(out, "%d fake nodes deleted from cluster %s (%s)\n", nodeCount(selected), c.Name, names(selected))
 			return nil
 		},
 	}
 	nodes.AddCommand(add, del)
 	return nodes
-}
-
-func count(pools []fakenodes.Pool) int {
-	n := 0
-	for _, p := range pools {
-		n += p.Count
-	}
-	return n
 }
 
 func names(pools []fakenodes.Pool) string {
@@ -90,4 +82,9 @@ func names(pools []fakenodes.Pool) string {
 		s[i] = p.Name
 	}
 	return strings.Join(s, ", ")
+}
+
+func nodeCount(pools []fakenodes.Pool) int {
+	n, _ := fakenodes.Size(pools...)
+	return n
 }

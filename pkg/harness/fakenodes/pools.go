@@ -68,6 +68,15 @@ func (p Pool) GPUs() int64 {
 	return q.Value()
 }
 
+// Size is how many nodes the pools have in all, and how many GPUs.
+func Size(pools ...Pool) (nodes int, gpus int64) {
+	for _, p := range pools {
+		nodes += p.Count
+		gpus += int64(p.Count) * p.GPUs()
+	}
+	return nodes, gpus
+}
+
 // Config is what a kind config file declares: its workers, each a pool of one, named as kind names
 // them (<cluster>-worker, <cluster>-worker2, ...), and the pools of its FakeNodePools document.
 type Config struct {

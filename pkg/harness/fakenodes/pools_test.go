@@ -29,11 +29,7 @@ func TestTheProjectsKindConfigDeclaresWorkersAndPools(t *testing.T) {
 	if cpu := cfg.Workers[2]; cpu.GPUs() != 0 || len(cpu.Taints) != 0 {
 		t.Errorf("CPU worker = %d GPUs, taints %v; want none", cpu.GPUs(), cpu.Taints)
 	}
-	nodes, gpus := 0, int64(0)
-	for _, p := range cfg.Pools {
-		nodes += p.Count
-		gpus += int64(p.Count) * p.GPUs()
-	}
+	nodes, gpus := fakenodes.Size(cfg.Pools...)
 	if nodes < 200 || gpus != 200*8+50*4 {
 		t.Errorf("pools = %d nodes, %d GPUs; want 200+ nodes and 1800 GPUs", nodes, gpus)
 	}

@@ -31,10 +31,7 @@ func (c *Cluster) AddFakeNodes(ctx context.Context, timeout time.Duration, pools
 		return fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
 	c.log.Info("kwok is Available", "image", fakenodes.KwokImage, "elapsed", time.Since(start).Round(time.Millisecond))
-	n := 0
-	for _, p := range pools {
-		n += p.Count
-	}
+	n, _ := fakenodes.Size(pools...)
 	start = time.Now()
 	if err := fakenodes.Create(ctx, cl, pools...); err != nil {
 		return fmt.Errorf("cluster %q: %w", c.Name, err)
