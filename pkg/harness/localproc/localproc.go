@@ -1,15 +1,13 @@
 package localproc
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/procfs"
 
 	"github.com/labkit-dev/labkit/pkg/internal/exec"
 )
@@ -59,54 +57,24 @@ type Usage struct {
 	CPU time.Duration
 }
 
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Go
-// supports.
-const clockTicks = 100
-
 // Usage reads the process's memory and CPU use from /proc (Linux only).
 func (p *Process) Usage() (Usage, error) {
-	var u Usage
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	proc, err := procfs.NewProc(p.pid)
 	if err != nil {
-		return u, fmt.Errorf("read the usage of process %d: %w", p.pid, err)
+		return Usage{}, fmt.Errorf("read the usage of process %d: %w", p.pid, err)
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		key, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch key {
-		case "VmRSS":
-			dst = &u.RSS
-		case "VmHWM":
-			dst = &u.PeakRSS
-		default:
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-		if err != nil {
-			return u, fmt.Errorf("process %d: %s %q: %w", p.pid, key, value, err)
-		}
-		*dst = kb * 1024
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	status, err := proc.NewStatus()
 	if err != nil {
-		return u, fmt.Errorf("read the usage of process %d: %w", p.pid, err)
+		return Usage{}, fmt.Errorf("read the usage of process %d: %w", p.pid, err)
 	}
-	// The command name (field 2) may hold spaces; the fields after its closing parenthesis are plain.
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) < 13 {
-		return u, fmt.Errorf("process %d: short /proc stat %q", p.pid, stat)
+	stat, err := proc.Stat()
+	if err != nil {
+		return Usage{}, fmt.Errorf("read the usage of process %d: %w", p.pid, err)
 	}
-	// utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return u, fmt.Errorf("process %d: /proc stat times %q %q", p.pid, fields[11], fields[12])
-	}
-	u.CPU = time.Duration(utime+stime) * time.Second / clockTicks
-	return u, nil
+	return Usage{
+		RSS: int64(status.VmRSS), PeakRSS: int64(status.VmHWM),
+		CPU: time.Duration(stat.CPUTime() * float64(time.Second)),
+	}, nil
 }
 
 // FreeAddress is a loopback address with a port nothing listens on now, for a program that must be
