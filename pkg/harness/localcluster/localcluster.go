@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
-	"github.com/labkit-dev/labkit/pkg/internal/exec"
+	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 )
 
 const kwokConfig = `apiVersion: config.kwok.x-k8s.io/v1alpha1
@@ -34,7 +34,7 @@ type Cluster struct {
 
 	env   *envtest.Environment
 	dir   string
-	procs []*exec.Process
+	procs []*localproc.Process
 	log   logr.Logger
 }
 
@@ -126,7 +126,7 @@ func Start(ctx context.Context, opts ...Option) (c *Cluster, err error) {
 		append([]string{"kwok", "--kubeconfig=" + c.Kubeconfig, "--config=" + stagesFile,
 			"--server-address=127.0.0.1:0"}, fakenodes.KwokArgs...),
 	} {
-		p, err := exec.Command(context.WithoutCancel(ctx), filepath.Join(o.assets, argv[0]), argv[1:]...).Start(o.out, 10*time.Second)
+		p, err := localproc.Start(ctx, filepath.Join(o.assets, argv[0]), argv[1:], nil, o.out)
 		if err != nil {
 			return c, fmt.Errorf("start %s: %w", argv[0], err)
 		}
