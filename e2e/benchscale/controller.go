@@ -1,18 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -29,7 +31,6 @@ import (
 type controller struct {
 	get  func(ctx context.Context) (io.ReadCloser, error) // GET /metrics
 	p    *localproc.Process                               // on the host: RSS, peak RSS and CPU from /proc
-	log  *os.File
 	stop func() error
 
 	mu   sync.Mutex
@@ -53,7 +54,7 @@ func startController(ctx context.Context, bin, kubeconfig string, extra []string
 		return nil, err
 	}
 	url := "http://" + addr + "/metrics"
-	c := &controller{p: p, log: log, get: func(ctx context.Context) (io.ReadCloser, error) {
+	c := &controller{p: p, get: func(ctx context.Context) (io.ReadCloser, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, err
@@ -86,7 +87,7 @@ func startController(ctx context.Context, bin, kubeconfig string, extra []string
 		return err == nil, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("wait-controller-metrics: %w", err)
+		return nil, errors.Join(fmt.Errorf("wait-controller-metrics: %w", err), c.stop())
 	}
 	fmt.Printf("bench-scale: labkit-controller runs as pid %d, %s; log %s\n", p.Pid(), strings.Join(args, " "), log.Name())
 	return c, nil
@@ -216,59 +217,46 @@ func (c *controller) scrape(ctx context.Context) (sample, error) {
 	return s, parseMetrics(body, &s)
 }
 
+// parseMetrics reads a Prometheus text exposition into s.
 func parseMetrics(r io.Reader, s *sample) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		var name, labels, value string
-		if n, rest, ok := strings.Cut(line, "{"); ok {
-			name = n
-			if labels, value, ok = strings.Cut(rest, "} "); !ok {
-				continue
-			}
-		} else if name, value, ok = strings.Cut(line, " "); !ok {
-			continue
-		}
-		switch name {
-		case "process_resident_memory_bytes", "process_cpu_seconds_total":
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", line, err)
-			}
-			if name == "process_resident_memory_bytes" {
-				s.rss = v
-			} else {
-				s.cpu = v
-			}
-		case "controller_runtime_reconcile_total":
-			if !strings.Contains(labels, `controller="jupyterlab"`) {
-				continue
-			}
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", line, err)
-			}
-			s.reconciles += v
-		case "rest_client_requests_total":
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", line, err)
-			}
-			s.requests[label(labels, "method")] += v
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return fmt.Errorf("controller metrics: %w", err)
+	}
+	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
+		if labelValue(m, "controller") == "jupyterlab" {
+			s.reconciles += value(m)
 		}
 	}
-	return sc.Err()
+	for _, m := range families["rest_client_requests_total"].GetMetric() {
+		s.requests[labelValue(m, "method")] += value(m)
+	}
+	for _, m := range families["process_resident_memory_bytes"].GetMetric() {
+		s.rss = value(m)
+	}
+	for _, m := range families["process_cpu_seconds_total"].GetMetric() {
+		s.cpu = value(m)
+	}
+	return nil
 }
 
-// label is the value of one label in a Prometheus label list such as code="200",method="GET".
-func label(labels, name string) string {
-	for _, kv := range strings.Split(labels, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-			return strings.Trim(v, `"`)
+// value is m's value, whether it is a counter, a gauge or untyped.
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.GetCounter() != nil:
+		return m.GetCounter().GetValue()
+	case m.GetGauge() != nil:
+		return m.GetGauge().GetValue()
+	}
+	return m.GetUntyped().GetValue()
+}
+
+// labelValue is the value of m's label name, "?" if it has none.
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
 		}
 	}
 	return "?"

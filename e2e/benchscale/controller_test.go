@@ -11,9 +11,11 @@ func TestParseMetricsReadsCountersAndTheProcessFigures(t *testing.T) {
 controller_runtime_reconcile_total{controller="jupyterlab",result="success"} 40
 controller_runtime_reconcile_total{controller="jupyterlab",result="error"} 2
 controller_runtime_reconcile_total{controller="other",result="success"} 1000
+# TYPE rest_client_requests_total counter
 rest_client_requests_total{code="201",host="10.96.0.1:443",method="POST"} 12
 rest_client_requests_total{code="409",host="10.96.0.1:443",method="POST"} 3
 rest_client_requests_total{code="200",host="10.96.0.1:443",method="PATCH"} 7
+# TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 4.25
 process_resident_memory_bytes 1.2582912e+08
 `
@@ -36,8 +38,8 @@ process_resident_memory_bytes 1.2582912e+08
 func TestParseMetricsRefusesAValueThatIsNotANumber(t *testing.T) {
 	var s sample
 	s.requests = requestCounts{}
-	err := parseMetrics(strings.NewReader("process_resident_memory_bytes lots\n"), &s)
-	if err == nil || !strings.Contains(err.Error(), "process_resident_memory_bytes lots") {
-		t.Errorf("parseMetrics() = %v, want an error naming the line", err)
+	err := parseMetrics(strings.NewReader("# TYPE up gauge\nup 1\nprocess_resident_memory_bytes lots\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "lots") {
+		t.Errorf("parseMetrics() = %v, want an error naming line 3 and its value", err)
 	}
 }
