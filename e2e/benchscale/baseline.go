@@ -24,14 +24,12 @@ func baseline(ctx context.Context, r *report, c client.WithWatch, labs []lab) er
 		return err
 	}
 	start := time.Now()
-	w, err := watchObjects(ctx, c, ns, len(labs), func() client.ObjectList { return &appsv1.DeploymentList{} },
+	w := watchObjects(ctx, c, ns, len(labs), &appsv1.Deployment{}, func() client.ObjectList { return &appsv1.DeploymentList{} },
 		func(o client.Object) bool {
 			d, ok := o.(*appsv1.Deployment)
 			return ok && d.Status.AvailableReplicas > 0
 		})
-	if err != nil {
-		return err
-	}
+	defer w.stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	for _, l := range labs {

@@ -16,9 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/e2e"
@@ -95,111 +97,67 @@ func createLabs(ctx context.Context, c client.Client, labs []lab) error {
 	return g.Wait()
 }
 
-// readyWatch records when each object of a kind in a namespace is first ready.
+// readyWatch records when each object of a kind in a namespace is first ready, through an informer.
 type readyWatch struct {
 	start   time.Time
 	want    int
 	done    chan struct{}
-	newList func() client.ObjectList
+	stop    context.CancelFunc // stops the informer
 	isReady func(client.Object) bool
 
 	mu    sync.Mutex
 	ready map[string]time.Duration
-	err   error
 }
 
 // watchReady starts watching the labs of ns; wait returns once want of them have been Ready.
-func watchReady(ctx context.Context, c client.WithWatch, ns string, want int) (*readyWatch, error) {
-	return watchObjects(ctx, c, ns, want, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} },
+func watchReady(ctx context.Context, c client.WithWatch, ns string, want int) *readyWatch {
+	return watchObjects(ctx, c, ns, want, &labkitv1alpha1.JupyterLab{}, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} },
 		func(o client.Object) bool {
 			l, ok := o.(lab)
 			return ok && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady)
 		})
 }
 
-// watchObjects starts watching the objects newList lists in ns; wait returns once want of them have
-// been ready.
-func watchObjects(ctx context.Context, c client.WithWatch, ns string, want int, newList func() client.ObjectList, isReady func(client.Object) bool) (*readyWatch, error) {
-	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), newList: newList, isReady: isReady, ready: map[string]time.Duration{}}
-	rv, err := w.list(ctx, c, ns)
-	if err != nil {
-		return nil, err
+// watchObjects starts an informer on the objects of item's kind (newList lists them) in ns; wait
+// returns once want of them have been ready. Stop it when done.
+func watchObjects(ctx context.Context, c client.WithWatch, ns string, want int, item client.Object, newList func() client.ObjectList, isReady func(client.Object) bool) *readyWatch {
+	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), isReady: isReady, ready: map[string]time.Duration{}}
+	see := func(obj any) {
+		if o, ok := obj.(client.Object); ok {
+			w.see(o)
+		}
 	}
-	go w.run(ctx, c, ns, rv)
-	return w, nil
+	_, informer := toolscache.NewInformerWithOptions(toolscache.InformerOptions{
+		ListerWatcher: &toolscache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				list := newList()
+				return list, c.List(ctx, list, client.InNamespace(ns), &client.ListOptions{Raw: &opts})
+			},
+			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+				return c.Watch(ctx, newList(), client.InNamespace(ns), &client.ListOptions{Raw: &opts})
+			},
+		},
+		ObjectType: item,
+		Handler: toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    see,
+			UpdateFunc: func(_, obj any) { see(obj) },
+		},
+	})
+	ctx, w.stop = context.WithCancel(ctx)
+	go informer.RunWithContext(ctx)
+	return w
 }
 
-// list sees every object of ns and returns the list's resource version.
-func (w *readyWatch) list(ctx context.Context, c client.WithWatch, ns string) (string, error) {
-	list := w.newList()
-	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return "", err
-	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
-		return "", err
-	}
-	for _, item := range items {
-		w.see(item.(client.Object))
-	}
-	return list.GetResourceVersion(), nil
-}
-
-func (w *readyWatch) run(ctx context.Context, c client.WithWatch, ns, rv string) {
-	for ctx.Err() == nil {
-		wi, err := c.Watch(ctx, w.newList(), client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
-		if err != nil {
-			w.fail(err)
-			return
-		}
-		for ev := range wi.ResultChan() {
-			if ev.Type == watch.Error {
-				break
-			}
-			if o, ok := ev.Object.(client.Object); ok {
-				rv = o.GetResourceVersion()
-				if w.see(o) {
-					wi.Stop()
-					return
-				}
-			}
-		}
-		wi.Stop()
-		// The watch ended (timeout or expired version): list again and go on from there.
-		if rv, err = w.list(ctx, c, ns); err != nil {
-			w.fail(err)
-			return
-		}
-		if w.complete() {
-			return
-		}
-	}
-}
-
-// see records an object; it says whether all wanted objects have now been ready.
-func (w *readyWatch) see(o client.Object) bool {
+// see records an object that is ready, and says when all wanted objects have been.
+func (w *readyWatch) see(o client.Object) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, seen := w.ready[o.GetName()]; !seen && w.isReady(o) {
 		w.ready[o.GetName()] = time.Since(w.start)
 		if len(w.ready) == w.want {
 			close(w.done)
-			return true
 		}
 	}
-	return len(w.ready) >= w.want
-}
-
-func (w *readyWatch) complete() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.ready) >= w.want
-}
-
-func (w *readyWatch) fail(err error) {
-	w.mu.Lock()
-	w.err = err
-	w.mu.Unlock()
 }
 
 func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
@@ -213,7 +171,7 @@ func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Errorf("wait-ready: %d of %d ready after %s (watch error: %v)", len(w.ready), w.want, timeout, w.err)
+	return fmt.Errorf("wait-ready: %d of %d ready after %s", len(w.ready), w.want, timeout)
 }
 
 // percentile is the time by which the fraction q of the labs were Ready.
@@ -273,6 +231,10 @@ func oneMore(ctx context.Context, r *report, c client.Client, labctl, kubeconfig
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return fmt.Errorf("labctl create accepted a GPU request on a full cluster:\n%s", out)
+	}
+	// Refused, and for the right reason: no node has a GPU free (not a flag or connection error).
+	if !strings.Contains(string(out), "no node can take") {
+		return fmt.Errorf("labctl create failed, but not because the GPUs are taken: %v\n%s", err, out)
 	}
 	if refs, err := exec.CommandContext(ctx, "git", "--git-dir", repo, "for-each-ref").Output(); err != nil || len(refs) > 0 {
 		return fmt.Errorf("labctl refused but the repository changed (refs %q, %v)", refs, err)

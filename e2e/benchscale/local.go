@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/labkit-dev/labkit/e2e"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/localcluster"
@@ -40,7 +41,7 @@ func runLocal(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	pools, err := fakenodes.LoadFile(filepath.Join(root, "kind-config.yaml"), "labkit")
+	pools, err := fakenodes.LoadFile(filepath.Join(root, "kind-config.yaml"), e2e.ClusterName)
 	if err != nil {
 		return err
 	}
@@ -121,10 +122,8 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 		return err
 	}
 	start := time.Now()
-	w, err := watchReady(ctx, c, labs[0].Namespace, len(labs))
-	if err != nil {
-		return err
-	}
+	w := watchReady(ctx, c, labs[0].Namespace, len(labs))
+	defer w.stop()
 	if err := create(ctx, c, labs); err != nil {
 		return err
 	}
