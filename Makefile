@@ -132,7 +132,8 @@ demo: build ## Request a lab with labctl against docs/examples/catalog.yaml and 
 	git --git-dir "$$tmp/gitops.git" show team-a:labs/jupyter/ada-a100/jupyterlab.yaml
 
 HARNESS = $(LOCALBIN)/labkit-harness
-CLUSTER_ENV = KUBECONFIG="$$($(HARNESS) cluster kubeconfig)" PATH="$(LOCALBIN):$$PATH" SKAFFOLD_UPDATE_CHECK=false
+# SKAFFOLD_CACHE_ARTIFACTS=false: see skaffold.PruneEnv (intermediate build containers are removed).
+CLUSTER_ENV = KUBECONFIG="$$($(HARNESS) cluster kubeconfig)" PATH="$(LOCALBIN):$$PATH" SKAFFOLD_UPDATE_CHECK=false SKAFFOLD_CACHE_ARTIFACTS=false
 
 .PHONY: harness
 harness: | $(LOCALBIN)

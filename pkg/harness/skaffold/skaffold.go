@@ -59,6 +59,12 @@ func WithOutput(w io.Writer) Option { return optionFunc(func(s *Skaffold) { s.ou
 // WithLogger sets the logger.
 func WithLogger(l logr.Logger) Option { return optionFunc(func(s *Skaffold) { s.log = l }) }
 
+// PruneEnv turns skaffold's artifact cache off, which turns its pruning on. With the Docker engine's
+// own builder (skaffold.yaml: useBuildkit false, as there may be no buildx), skaffold otherwise keeps
+// every build's intermediate containers: about 1 GB for each e2e run. Docker's layer cache still
+// makes an unchanged build take seconds.
+const PruneEnv = "SKAFFOLD_CACHE_ARTIFACTS=false"
+
 // New returns a Skaffold.
 func New(opts ...Option) *Skaffold {
 	s := &Skaffold{binary: "skaffold", out: io.Discard, log: logr.Discard()}
@@ -75,7 +81,7 @@ func (s *Skaffold) command(ctx context.Context, verb string, args []string) *exe
 	}
 	cmd := exec.Command(ctx, s.binary, append(argv, args...)...)
 	cmd.Dir = s.dir
-	cmd.Env = []string{"SKAFFOLD_UPDATE_CHECK=false", "SKAFFOLD_INTERACTIVE=false"}
+	cmd.Env = []string{"SKAFFOLD_UPDATE_CHECK=false", "SKAFFOLD_INTERACTIVE=false", PruneEnv}
 	if s.kubeconfig != "" {
 		cmd.Env = append(cmd.Env, "KUBECONFIG="+s.kubeconfig)
 	}
