@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -24,6 +27,7 @@ const (
 	unchanged outcome = ""
 	created   outcome = "Created"
 	repaired  outcome = "Updated"
+	removed   outcome = "Deleted"
 )
 
 // ensure makes the live object contain desired. It reads the live object from the cache and writes only
@@ -48,6 +52,9 @@ func ensure(ctx context.Context, c client.Client, desired, live client.Object) (
 	if err != nil {
 		return unchanged, err
 	}
+	for _, field := range leftOut(desired) {
+		setNull(want, field...)
+	}
 	have, err := kobj.ToMap(live)
 	if err != nil {
 		return unchanged, err
@@ -63,4 +70,60 @@ func ensure(ctx context.Context, c client.Client, desired, live client.Object) (
 		return unchanged, fmt.Errorf("repair %s %s: %w", kind, desired.GetName(), err)
 	}
 	return repaired, nil
+}
+
+// leftOut are the optional fields desired leaves out that an earlier desired state may have set: a GPU
+// lab's node selector and tolerations when it no longer asks for GPUs, an Ingress's TLS when the settings
+// drop it. A merge patch keeps what it does not name, so ensure names them as null, which removes them.
+func leftOut(desired client.Object) [][]string {
+	var fields [][]string
+	absent := func(empty bool, field ...string) {
+		if empty {
+			fields = append(fields, field)
+		}
+	}
+	switch o := desired.(type) {
+	case *appsv1.Deployment:
+		pod := o.Spec.Template.Spec
+		absent(len(pod.NodeSelector) == 0, "spec", "template", "spec", "nodeSelector")
+		absent(len(pod.Tolerations) == 0, "spec", "template", "spec", "tolerations")
+		absent(len(pod.ImagePullSecrets) == 0, "spec", "template", "spec", "imagePullSecrets")
+	case *networkingv1.Ingress:
+		absent(len(o.Spec.TLS) == 0, "spec", "tls")
+		absent(o.Spec.IngressClassName == nil, "spec", "ingressClassName")
+	}
+	return fields
+}
+
+// setNull sets the field at path of m to null, making the maps on the way.
+func setNull(m map[string]any, path ...string) {
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = nil
+}
+
+// ensureAbsent deletes obj if it exists and the lab controls it; an object of that name that the lab
+// does not control is someone else's and left alone.
+func ensureAbsent(ctx context.Context, c client.Client, owner metav1.Object, obj client.Object) (outcome, error) {
+	kind := fmt.Sprintf("%T", obj)[1:]
+	switch err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); {
+	case apierrors.IsNotFound(err):
+		return unchanged, nil
+	case err != nil:
+		return unchanged, fmt.Errorf("get %s %s: %w", kind, obj.GetName(), err)
+	}
+	if !metav1.IsControlledBy(obj, owner) {
+		return unchanged, nil
+	}
+	uid := obj.GetUID()
+	if err := c.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		return unchanged, fmt.Errorf("delete %s %s: %w", kind, obj.GetName(), err)
+	}
+	return removed, nil
 }

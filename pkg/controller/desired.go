@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -44,10 +47,32 @@ func deploymentName(lab *labkitv1alpha1.JupyterLab) string { return lab.Name }
 func serviceName(lab *labkitv1alpha1.JupyterLab) string    { return lab.Name }
 func pvcName(lab *labkitv1alpha1.JupyterLab) string        { return lab.Name + "-work" }
 func secretName(lab *labkitv1alpha1.JupyterLab) string     { return lab.Name + "-jupyter-config" }
+func ingressName(lab *labkitv1alpha1.JupyterLab) string    { return lab.Name }
 
-// URL is the in-cluster address of a lab's Jupyter server.
-func URL(lab *labkitv1alpha1.JupyterLab) string {
-	return "http://" + serviceName(lab) + "." + lab.Namespace + ".svc.cluster.local:8888"
+// InternalURL is the in-cluster address of a lab's Jupyter server.
+func InternalURL(lab *labkitv1alpha1.JupyterLab) string {
+	return "http://" + serviceName(lab) + "." + lab.Namespace + ".svc.cluster.local:8888/"
+}
+
+// Host is the lab's host name under the ingress domain: <lab>.<namespace>.<domain>.
+func Host(lab *labkitv1alpha1.JupyterLab, s IngressSettings) string {
+	return lab.Name + "." + lab.Namespace + "." + s.Domain
+}
+
+// ExternalURL is where people open the lab through its Ingress; "" when the settings give no domain.
+func ExternalURL(lab *labkitv1alpha1.JupyterLab, s IngressSettings) string {
+	if !s.Enabled() {
+		return ""
+	}
+	scheme, port := "http", int32(80)
+	if s.TLSSecretName != "" {
+		scheme, port = "https", 443
+	}
+	host := Host(lab, s)
+	if s.Port != 0 && s.Port != port {
+		host = fmt.Sprintf("%s:%d", host, s.Port)
+	}
+	return scheme + "://" + host + "/"
 }
 
 // selectorLabels select a lab's pods.
@@ -96,14 +121,18 @@ func jupyterConfig(lab *labkitv1alpha1.JupyterLab) []byte {
 	return out
 }
 
-// desiredSecret holds the lab's Jupyter Server config.
 // Children are the objects the controller makes for a lab, in the order it applies them: the Jupyter
-// config Secret and the volume before the Deployment that mounts them, then the Service. They carry no
-// owner reference; the controller adds it.
-func Children(lab *labkitv1alpha1.JupyterLab) []client.Object {
-	return []client.Object{desiredSecret(lab), desiredPVC(lab), desiredDeployment(lab), desiredService(lab)}
+// config Secret and the volume before the Deployment that mounts them, then the Service, and the
+// Ingress when the settings give a domain. They carry no owner reference; the controller adds it.
+func Children(lab *labkitv1alpha1.JupyterLab, s Settings) []client.Object {
+	children := []client.Object{desiredSecret(lab), desiredPVC(lab), desiredDeployment(lab), desiredService(lab)}
+	if s.Ingress.Enabled() {
+		children = append(children, desiredIngress(lab, s.Ingress))
+	}
+	return children
 }
 
+// desiredSecret holds the lab's Jupyter Server config.
 func desiredSecret(lab *labkitv1alpha1.JupyterLab) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: childMeta(lab, secretName(lab)),
@@ -144,6 +173,37 @@ func desiredService(lab *labkitv1alpha1.JupyterLab) *corev1.Service {
 			}},
 		},
 	}
+}
+
+// desiredIngress routes <lab>.<namespace>.<domain> to the lab's Service. Jupyter's kernels talk over
+// websockets, which ingress controllers pass on for an ordinary HTTP route.
+func desiredIngress(lab *labkitv1alpha1.JupyterLab, s IngressSettings) *networkingv1.Ingress {
+	host := Host(lab, s)
+	ing := &networkingv1.Ingress{
+		ObjectMeta: childMeta(lab, ingressName(lab)),
+		Spec: networkingv1.IngressSpec{
+			Rules: []networkingv1.IngressRule{{
+				Host: host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{
+						Path:     "/",
+						PathType: ptr.To(networkingv1.PathTypePrefix),
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: serviceName(lab),
+							Port: networkingv1.ServiceBackendPort{Name: portName},
+						}},
+					}},
+				}},
+			}},
+		},
+	}
+	if s.ClassName != "" {
+		ing.Spec.IngressClassName = ptr.To(s.ClassName)
+	}
+	if s.TLSSecretName != "" {
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: s.TLSSecretName}}
+	}
+	return ing
 }
 
 // desiredDeployment runs the lab's Jupyter server: one replica, replaced (not rolled) so that the

@@ -150,7 +150,7 @@ func TestALabGetsADeploymentServiceVolumeAndConfigOwnedByIt(t *testing.T) {
 	}
 
 	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
-	if lab.Status.URL != "http://ada-a100."+ns+".svc.cluster.local:8888" || lab.Status.Phase != labkitv1alpha1.PhasePending {
+	if lab.Status.URL != "http://ada-a100."+ns+".svc.cluster.local:8888/" || lab.Status.Phase != labkitv1alpha1.PhasePending {
 		t.Errorf("status = %+v", lab.Status)
 	}
 }

@@ -3,8 +3,11 @@ package controller
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,8 +38,8 @@ func WithSkipNameValidation() Option {
 
 // CacheOptions limits the manager's cache to the objects labs own: pods, secrets and the other children
 // are cached only when they carry the lab label, so the controller's memory does not grow with
-// everything else in the cluster.
-func CacheOptions() cache.Options {
+// everything else in the cluster; of the ConfigMaps, only the settings one is cached.
+func CacheOptions(settings types.NamespacedName) cache.Options {
 	req, err := labels.NewRequirement(labkitv1alpha1.LabLabel, selection.Exists, nil)
 	if err != nil { // a constant, valid label key
 		panic(err)
@@ -51,6 +54,10 @@ func CacheOptions() cache.Options {
 			&corev1.Service{}:               byLab,
 			&corev1.PersistentVolumeClaim{}: byLab,
 			&appsv1.Deployment{}:            byLab,
+			&networkingv1.Ingress{}:         byLab,
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{
+				settings.Namespace: {FieldSelector: fields.OneTermEqualSelector("metadata.name", settings.Name)},
+			}},
 		},
 	}
 }

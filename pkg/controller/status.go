@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -28,12 +29,13 @@ var failedWaitingReasons = map[string]bool{
 	"CreateContainerError":       true,
 }
 
-// computeStatus derives a lab's status from what was observed. It is a pure function of its inputs;
-// condition times are kept when a condition's status does not change.
-func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed) labkitv1alpha1.JupyterLabStatus {
+// computeStatus derives a lab's status from what was observed and the controller's settings. It is a
+// pure function of its inputs; condition times are kept when a condition's status does not change.
+func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) labkitv1alpha1.JupyterLabStatus {
 	st := *lab.Status.DeepCopy()
 	st.ObservedGeneration = lab.Generation
-	st.URL = URL(lab)
+	st.InternalURL = InternalURL(lab)
+	st.URL = cmp.Or(ExternalURL(lab, s.Ingress), st.InternalURL)
 	st.NodeName = ""
 
 	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {

@@ -52,7 +52,7 @@ func TestComputeStatus(t *testing.T) {
 			t.Parallel()
 			lab := newLab("ns", "lab", 1)
 			lab.Generation = 3
-			st := computeStatus(lab, tt.obs)
+			st := computeStatus(lab, tt.obs, Settings{})
 			if st.Phase != tt.wantPhase || st.NodeName != tt.wantNode || st.ObservedGeneration != 3 {
 				t.Errorf("phase %s node %q generation %d, want %s %q 3", st.Phase, st.NodeName, st.ObservedGeneration, tt.wantPhase, tt.wantNode)
 			}
@@ -68,13 +68,13 @@ func TestComputeStatus(t *testing.T) {
 func TestComputeStatusKeepsTransitionTimesOfUnchangedConditions(t *testing.T) {
 	t.Parallel()
 	lab := newLab("ns", "lab", 0)
-	first := computeStatus(lab, observed{})
+	first := computeStatus(lab, observed{}, Settings{})
 	then := metav1.NewTime(first.Conditions[0].LastTransitionTime.Add(-3600e9))
 	for i := range first.Conditions {
 		first.Conditions[i].LastTransitionTime = then
 	}
 	lab.Status = first
-	again := computeStatus(lab, observed{})
+	again := computeStatus(lab, observed{}, Settings{})
 	for _, c := range again.Conditions {
 		if !c.LastTransitionTime.Equal(&then) {
 			t.Errorf("condition %s transition time moved to %v although its status did not change", c.Type, c.LastTransitionTime)

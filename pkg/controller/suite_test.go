@@ -64,7 +64,7 @@ func run(m *testing.M) int {
 	}()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:  env.Scheme,
-		Cache:   CacheOptions(),
+		Cache:   CacheOptions(DefaultSettings),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(cfg, opts)

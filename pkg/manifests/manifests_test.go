@@ -32,7 +32,7 @@ func TestInstallListsEveryObjectInApplyOrder(t *testing.T) {
 			kinds = append(kinds, u.GetKind())
 		}
 	}
-	want := "Namespace CustomResourceDefinition ClusterRole ServiceAccount ClusterRoleBinding Role RoleBinding Deployment"
+	want := "Namespace CustomResourceDefinition ClusterRole Role ServiceAccount ClusterRoleBinding RoleBinding Role RoleBinding ConfigMap Deployment"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("kinds = %s\nwant    %s", got, want)
 	}

@@ -22,6 +22,11 @@ func (m Mismatch) String() string {
 	return fmt.Sprintf("%s: expected %s, got %s", m.Path, show(m.Expected), show(m.Actual))
 }
 
+// absent is the Expected of a Mismatch where the key should not be there at all.
+type absent struct{}
+
+func (absent) String() string { return "no value" }
+
 func show(v any) string {
 	if s, ok := v.(string); ok {
 		return fmt.Sprintf("%q", s)
@@ -46,7 +51,8 @@ type matcher struct{ ordered bool }
 
 // Contains reports the places where actual does not contain expected, as decoded from JSON or YAML (maps
 // of string to any, slices of any, and scalars). Maps match as subsets: every key of expected must be in
-// actual with a matching value; actual may have more keys. Scalars must be equal, with numbers compared
+// actual with a matching value; actual may have more keys. A key whose expected value is null must be
+// absent from actual, as in a JSON merge patch. Scalars must be equal, with numbers compared
 // by value whatever their Go type. An empty result means actual contains expected.
 func Contains(expected, actual any, opts ...Option) []Mismatch {
 	m := &matcher{}
@@ -74,6 +80,12 @@ func (m *matcher) walk(path string, expected, actual any, out *[]Mismatch) {
 		for _, k := range keys {
 			p := joinKey(path, k)
 			av, found := a[k]
+			if e[k] == nil { // null: the key must be absent, as a JSON merge patch's null removes it
+				if found {
+					*out = append(*out, Mismatch{Path: p, Expected: absent{}, Actual: av})
+				}
+				continue
+			}
 			if !found {
 				*out = append(*out, Mismatch{Path: p, Expected: e[k]})
 				continue

@@ -44,6 +44,8 @@ spec:
 		{"ordered lists must have the same length", `spec: {containers: [{name: jupyter}]}`, true, []string{"spec.containers"}},
 		{"ordered lists match by index", `spec: {containers: [{name: sidecar}, {name: jupyter}]}`, true, []string{"spec.containers[0].name", "spec.containers[1].name"}},
 		{"a map where a scalar is", `spec: {replicas: {x: 1}}`, false, []string{"spec.replicas"}},
+		{"null asks for a key to be absent, and it is", `spec: {nodeSelector: null}`, false, nil},
+		{"null asks for a key to be absent, and it is there", `spec: {replicas: null, tolerations: ~}`, false, []string{"spec.replicas", "spec.tolerations"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

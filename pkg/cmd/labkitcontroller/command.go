@@ -3,9 +3,11 @@ package labkitcontroller
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -25,6 +27,7 @@ type flagpole struct {
 	kubeAPIQPS     float32
 	kubeAPIBurst   int
 	zapDevelopment bool
+	settings       string
 }
 
 // NewCommand returns the labkit-controller command.
@@ -50,6 +53,8 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 4, "how many labs are reconciled at once")
 	f.Float32Var(&flags.kubeAPIQPS, "kube-api-qps", 50, "steady requests per second to the API server")
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
+	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
+		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
@@ -70,9 +75,14 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = flags.kubeAPIQPS, flags.kubeAPIBurst
+	ns, name, ok := strings.Cut(flags.settings, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("--settings %q: give the settings ConfigMap as NAMESPACE/NAME, e.g. %s", flags.settings, controller.DefaultSettings)
+	}
+	settings := types.NamespacedName{Namespace: ns, Name: name}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   controller.CacheOptions(),
+		Cache:                   controller.CacheOptions(settings),
 		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
 		HealthProbeBindAddress:  flags.probeAddr,
 		LeaderElection:          flags.leaderElect,
@@ -88,6 +98,7 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 		Client:   mgr.GetClient(),
 		Scheme:   scheme,
 		Recorder: mgr.GetEventRecorder("labkit-controller"),
+		Settings: settings,
 	}
 	if err := r.SetupWithManager(mgr, controller.WithMaxConcurrentReconciles(flags.concurrency)); err != nil {
 		return fmt.Errorf("set up controller: %w", err)

@@ -174,9 +174,13 @@ type JupyterLabStatus struct {
 	// NodeName is the node the lab's pod runs on.
 	// +optional
 	NodeName string `json:"nodeName,omitempty"`
-	// URL is the in-cluster address of the lab's Jupyter server.
+	// URL is where people open the lab: its Ingress when the controller's settings give a domain,
+	// else the in-cluster address (InternalURL).
 	// +optional
 	URL string `json:"url,omitempty"`
+	// InternalURL is the in-cluster address of the lab's Jupyter server, through its Service.
+	// +optional
+	InternalURL string `json:"internalURL,omitempty"`
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -191,6 +195,7 @@ type JupyterLabStatus struct {
 // +kubebuilder:printcolumn:name="GPUs",type=integer,JSONPath=`.spec.gpu.count`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.nodeName`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters (the lab's children add suffixes)"
 type JupyterLab struct {
