@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	"github.com/labkit-dev/labkit/pkg/harness/assert"
-	"github.com/labkit-dev/labkit/pkg/harness/portforward"
+	"github.com/labkit-dev/labkit/pkg/portforward"
 )
 
 func TestJupyter(t *testing.T) {

@@ -159,3 +159,45 @@ func plural(n int64, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// Largest is the largest request for product (empty: a lab without GPUs) that some node can take now,
+// as much as that node has free: the node with the most GPUs free (for a GPU product), then the most
+// CPU, then memory. ok is false when
+// no node can take even the smallest lab of that kind.
+func (c *Catalog) Largest(product string) (r Request, node string, ok bool) {
+	gpus := product != ""
+	slots := c.index().slots
+	if gpus {
+		p, err := c.index().product(product)
+		if err != nil {
+			return Request{}, "", false
+		}
+		slots = p.slots
+	}
+	var best *slot
+	for _, s := range slots {
+		if s.obstacle(gpus) != "" || (gpus && s.free.gpus == 0) {
+			continue
+		}
+		if best == nil {
+			best = s
+			continue
+		}
+		byGPUs := 0
+		if gpus {
+			byGPUs = cmp.Compare(s.free.gpus, best.free.gpus)
+		}
+		if cmp.Or(byGPUs, cmp.Compare(s.free.milliCPU, best.free.milliCPU), cmp.Compare(s.free.memory, best.free.memory)) > 0 {
+			best = s
+		}
+	}
+	if best == nil {
+		return Request{}, "", false
+	}
+	free := best.free.resources()
+	r = Request{CPU: free.CPU, Memory: free.Memory}
+	if gpus {
+		r.GPUProduct, r.GPUs = product, free.GPUs
+	}
+	return r, best.node.Name, true
+}

@@ -145,3 +145,30 @@ func BenchmarkFit(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(reqs)), "ns/request")
 	b.ReportMetric(float64(misses)/float64(len(reqs)), "nofit/request")
 }
+
+func TestLargest(t *testing.T) {
+	t.Parallel()
+	all := load(t, mixed)
+	tests := []struct {
+		product  string
+		want     catalog.Request
+		wantNode string
+		wantOK   bool
+	}{
+		// gpu-a100-3 has 4 free but is cordoned; gpu-a100-2 has the most of the others.
+		{"NVIDIA-A100-SXM4-40GB", request("NVIDIA-A100-SXM4-40GB", 2, "4", "400Gi"), "gpu-a100-2", true},
+		// gpu-t4-2 is not ready.
+		{"Tesla-T4", request("Tesla-T4", 2, "8", "30Gi"), "gpu-t4-1", true},
+		// Its only node carries a taint a lab does not tolerate.
+		{"NVIDIA-A10", catalog.Request{}, "", false},
+		{"NVIDIA-H100", catalog.Request{}, "", false},
+		// Without GPUs: untainted nodes, most CPU first.
+		{"", request("", 0, "12", "40Gi"), "cpu-1", true},
+	}
+	for _, tt := range tests {
+		got, node, ok := all.Largest(tt.product)
+		if ok != tt.wantOK || node != tt.wantNode || got.String() != tt.want.String() {
+			t.Errorf("Largest(%q) = %s on %q, %v; want %s on %q, %v", tt.product, got, node, ok, tt.want, tt.wantNode, tt.wantOK)
+		}
+	}
+}

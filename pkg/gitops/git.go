@@ -41,7 +41,7 @@ func (r *Repo) fetch(g *git) (*Tree, error) {
 		return nil, fmt.Errorf("list branches of %s: %w", r.remote, err)
 	}
 	var head, branches bool
-	t := &Tree{g: g, blobs: map[string]string{}}
+	t := &Tree{g: g, blobs: map[string]string{}, remote: r.remote}
 	for line := range strings.Lines(out) {
 		_, ref, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
 		head = head || ref == "HEAD"
@@ -61,6 +61,7 @@ func (r *Repo) fetch(g *git) (*Tree, error) {
 		}
 		return t, nil
 	}
+	t.from = from
 	// --depth 1: committing on top of the tip needs only the tip
 	if _, err := g.output(nil, "fetch", "--quiet", "--no-tags", "--depth", "1", r.remote, from); err != nil {
 		return nil, fmt.Errorf("fetch %s of %s: %w", from, r.remote, err)

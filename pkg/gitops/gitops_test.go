@@ -724,3 +724,43 @@ func TestCommitCancelledLeavesNothingBehind(t *testing.T) {
 		t.Errorf("refs of the remote changed from\n%s\nto\n%s", before, after)
 	}
 }
+
+func TestLastChange(t *testing.T) {
+	t.Parallel()
+	remote := newRemote(t, seed)
+	pushFiles(t, remote, "main", "Change team-a", map[string]string{"labs/team-a/lab.yaml": "name: a2\n"})
+	pushFiles(t, remote, "main", "Change the readme", map[string]string{"README.md": "# gitops 2\n"})
+	tip, teamA, first := rev(t, remote, "main"), rev(t, remote, "main~1"), rev(t, remote, "main~2")
+
+	err := newRepo(t, remote, "main").View(t.Context(), func(tree *gitops.Tree) error {
+		if tree.Tip() != tip || !tree.BranchExists() {
+			t.Errorf("Tip() = %s, BranchExists() = %v; want %s, true", tree.Tip(), tree.BranchExists(), tip)
+		}
+		for p, want := range map[string]string{"labs/team-a": teamA, "labs/team-a/lab.yaml": teamA, "labs/team-b": first, "README.md": tip} {
+			c, ok, err := tree.LastChange(p)
+			if err != nil || !ok || c.ID != want {
+				t.Errorf("LastChange(%q) = %+v, %v, %v; want commit %s", p, c, ok, err, want)
+			}
+		}
+		c, _, _ := tree.LastChange("labs/team-a")
+		if c.Subject != "Change team-a" || c.Author == "" || c.Date.IsZero() {
+			t.Errorf("LastChange(labs/team-a) = %+v, want subject, author and date", c)
+		}
+		if _, ok, err := tree.LastChange("labs/nosuch"); ok || err != nil {
+			t.Errorf("LastChange of a path never written = %v, %v; want none and no error", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = newRepo(t, newRemote(t, nil), "main").View(t.Context(), func(tree *gitops.Tree) error {
+		if _, ok, err := tree.LastChange("labs"); ok || err != nil || tree.Tip() != "" {
+			t.Errorf("on an empty remote: LastChange = %v, %v; Tip %q; want none", ok, err, tree.Tip())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Change is one file to write (Content not nil) or delete (Delete true) at a slash-separated path relative to the
@@ -23,6 +24,58 @@ type Tree struct {
 	id     string            // its tree
 	exists bool              // whether the branch exists on the remote (else tip is the default branch's)
 	blobs  map[string]string // file path to blob id
+
+	remote, from string // where tip was fetched from, to fetch its history when LastChange needs it
+	deep         bool   // the history of tip has been fetched
+}
+
+// Commit is a commit as people read it.
+type Commit struct {
+	ID      string
+	Author  string
+	Date    time.Time
+	Subject string
+}
+
+// Tip is the commit the tree is of: the branch tip, or where a new branch would start; "" on an empty remote.
+func (t *Tree) Tip() string { return t.tip }
+
+// BranchExists says whether the branch exists on the remote; if not, the tree is where it would start.
+func (t *Tree) BranchExists() bool { return t.exists }
+
+// LastChange is the newest commit, up to Tip, that changed p (a file or a directory), and whether there
+// is one. The first call fetches the history it needs.
+func (t *Tree) LastChange(p string) (Commit, bool, error) {
+	if err := checkPath(p); err != nil {
+		return Commit{}, false, err
+	}
+	if t.tip == "" {
+		return Commit{}, false, nil
+	}
+	if !t.deep {
+		// The view was fetched with --depth 1; the history of a path needs the rest.
+		if _, err := t.g.output(nil, "fetch", "--quiet", "--no-tags", "--unshallow", t.remote, t.from); err != nil {
+			return Commit{}, false, fmt.Errorf("fetch the history of %s: %w", t.from, err)
+		}
+		t.deep = true
+	}
+	// %x00: fields that cannot contain it; -1: the newest only; --: p is a path, never a revision
+	out, err := t.g.output(nil, "log", "-1", "--format=%H%x00%an%x00%aI%x00%s", t.tip, "--", p)
+	if err != nil {
+		return Commit{}, false, fmt.Errorf("find the last change of %q: %w", p, err)
+	}
+	if out == "" {
+		return Commit{}, false, nil
+	}
+	f := strings.SplitN(out, "\x00", 4)
+	if len(f) != 4 {
+		return Commit{}, false, fmt.Errorf("find the last change of %q: unexpected git log output %q", p, out)
+	}
+	date, err := time.Parse(time.RFC3339, f[2])
+	if err != nil {
+		return Commit{}, false, fmt.Errorf("find the last change of %q: commit date %q: %w", p, f[2], err)
+	}
+	return Commit{ID: f[0], Author: f[1], Date: date, Subject: f[3]}, true, nil
 }
 
 // List returns the sorted paths of the files under the directory dir, or of all files if dir is empty.

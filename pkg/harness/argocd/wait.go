@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,9 +18,6 @@ const (
 	DefaultAppSyncedTimeoutName = "wait-app-synced"
 	DefaultAppSyncedTimeout     = 3 * time.Minute
 )
-
-// refreshAnnotation asks Argo CD to compare an Application with Git at once; it removes it when done.
-const refreshAnnotation = "argocd.argoproj.io/refresh"
 
 // WaitOption configures WaitForApplication.
 type WaitOption interface{ applyWait(*waitOptions) }
@@ -65,7 +59,7 @@ func WaitForApplication(ctx context.Context, c client.Client, namespace, name st
 		last string
 	)
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, o.timeout, true, func(ctx context.Context) (bool, error) {
-		a, err := getApplication(ctx, c, namespace, name)
+		a, err := argocd.Get(ctx, c, namespace, name)
 		why := ""
 		if err != nil {
 			why = err.Error()
@@ -125,33 +119,8 @@ func orNotReported(s string) string {
 	return s
 }
 
-// getApplication reads an Application through c without needing Argo CD's types in c's scheme.
-func getApplication(ctx context.Context, c client.Client, namespace, name string) (*argocd.Application, error) {
-	u := newApplication(namespace, name)
-	if err := c.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
-		return nil, err
-	}
-	var app argocd.Application
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &app); err != nil {
-		return nil, fmt.Errorf("decode application %s/%s: %w", namespace, name, err)
-	}
-	return &app, nil
-}
-
 // Refresh asks Argo CD to compare the Application with Git at once instead of at its next
-// reconciliation, by setting the annotation argocd.argoproj.io/refresh=normal.
+// reconciliation (argocd.Refresh).
 func Refresh(ctx context.Context, c client.Client, namespace, name string) error {
-	patch := []byte(`{"metadata":{"annotations":{"` + refreshAnnotation + `":"normal"}}}`)
-	if err := c.Patch(ctx, newApplication(namespace, name), client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("refresh application %s/%s: %w", namespace, name, err)
-	}
-	return nil
-}
-
-func newApplication(namespace, name string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(argocd.GroupVersion.WithKind("Application"))
-	u.SetNamespace(namespace)
-	u.SetName(name)
-	return u
+	return argocd.Refresh(ctx, c, namespace, name)
 }

@@ -1,2 +1,0 @@
-// Package portforward forwards a local port to a pod's port, as `kubectl port-forward` does.
-package portforward
