@@ -81,8 +81,39 @@ func (p *Publisher) run(ctx context.Context, message string, prepare gitops.Prep
 
 // List returns the labs on the branch, sorted by namespace and name.
 func (p *Publisher) List(ctx context.Context) ([]*labkitv1alpha1.JupyterLab, error) {
-	var labs []*labkitv1alpha1.JupyterLab
+	snap, err := p.Snapshot(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	labs := make([]*labkitv1alpha1.JupyterLab, len(snap.Labs))
+	for i, e := range snap.Labs {
+		labs[i] = e.Lab
+	}
+	return labs, nil
+}
+
+// Snapshot is the branch as it is at one commit.
+type Snapshot struct {
+	// Tip is the branch's commit; Exists is false when the branch does not exist yet (Tip is then the
+	// commit it would start from, or "" on an empty repository).
+	Tip    string
+	Exists bool
+	// Labs are sorted by namespace and name.
+	Labs []Entry
+}
+
+// Entry is one lab on the branch.
+type Entry struct {
+	Lab *labkitv1alpha1.JupyterLab
+	// LastChange is the newest commit that changed the lab's files; set when Snapshot was asked for history.
+	LastChange *gitops.Commit
+}
+
+// Snapshot reads the labs on the branch; with history, also the commit that last changed each one.
+func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, error) {
+	snap := &Snapshot{}
 	err := p.Repo.View(ctx, func(tree *gitops.Tree) error {
+		snap.Tip, snap.Exists = tree.Tip(), tree.BranchExists()
 		for _, f := range tree.List(LabsDir) {
 			if path.Base(f) != labFile {
 				continue
@@ -95,17 +126,32 @@ func (p *Publisher) List(ctx context.Context) ([]*labkitv1alpha1.JupyterLab, err
 			if err := yaml.Unmarshal(data, lab); err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
-			labs = append(labs, lab)
+			e := Entry{Lab: lab}
+			if history {
+				// The lab's folder or its Application: either may be what changed it.
+				c, ok, err := tree.LastChange(path.Dir(f), AppPath(lab.Namespace, lab.Name))
+				if err != nil {
+					return err
+				}
+				if ok {
+					e.LastChange = &c
+				}
+			}
+			snap.Labs = append(snap.Labs, e)
 		}
 		return nil
 	})
-	sort.Slice(labs, func(i, j int) bool {
-		if labs[i].Namespace != labs[j].Namespace {
-			return labs[i].Namespace < labs[j].Namespace
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(snap.Labs, func(i, j int) bool {
+		a, b := snap.Labs[i].Lab, snap.Labs[j].Lab
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
 		}
-		return labs[i].Name < labs[j].Name
+		return a.Name < b.Name
 	})
-	return labs, err
+	return snap, nil
 }
 
 func labNames(tree *gitops.Tree) string {

@@ -749,6 +749,9 @@ func TestLastChange(t *testing.T) {
 		if _, ok, err := tree.LastChange("labs/nosuch"); ok || err != nil {
 			t.Errorf("LastChange of a path never written = %v, %v; want none and no error", ok, err)
 		}
+		if c, ok, err := tree.LastChange("labs/team-b", "labs/team-a"); !ok || err != nil || c.ID != teamA {
+			t.Errorf("LastChange of two paths = %+v, %v, %v; want the newer one's, %s", c, ok, err, teamA)
+		}
 		return nil
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -43,12 +44,18 @@ func (t *Tree) Tip() string { return t.tip }
 // BranchExists says whether the branch exists on the remote; if not, the tree is where it would start.
 func (t *Tree) BranchExists() bool { return t.exists }
 
-// LastChange is the newest commit, up to Tip, that changed p (a file or a directory), and whether there
-// is one. The first call fetches the history it needs.
-func (t *Tree) LastChange(p string) (Commit, bool, error) {
-	if err := checkPath(p); err != nil {
-		return Commit{}, false, err
+// LastChange is the newest commit, up to Tip, that changed any of paths (files or directories), and
+// whether there is one. The first call fetches the history it needs.
+func (t *Tree) LastChange(paths ...string) (Commit, bool, error) {
+	if len(paths) == 0 {
+		return Commit{}, false, errors.New("last change of no path: name at least one")
 	}
+	for _, p := range paths {
+		if err := checkPath(p); err != nil {
+			return Commit{}, false, err
+		}
+	}
+	p := strings.Join(paths, ", ")
 	if t.tip == "" {
 		return Commit{}, false, nil
 	}
@@ -60,7 +67,7 @@ func (t *Tree) LastChange(p string) (Commit, bool, error) {
 		t.deep = true
 	}
 	// %x00: fields that cannot contain it; -1: the newest only; --: p is a path, never a revision
-	out, err := t.g.output(nil, "log", "-1", "--format=%H%x00%an%x00%aI%x00%s", t.tip, "--", p)
+	out, err := t.g.output(nil, append([]string{"--literal-pathspecs", "log", "-1", "--format=%H%x00%an%x00%aI%x00%s", t.tip, "--"}, paths...)...)
 	if err != nil {
 		return Commit{}, false, fmt.Errorf("find the last change of %q: %w", p, err)
 	}

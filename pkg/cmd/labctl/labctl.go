@@ -10,8 +10,10 @@ import (
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/list"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/manifests"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/nodes"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/open"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/profile"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/render"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/status"
 	"github.com/labkit-dev/labkit/pkg/generator"
 )
 
@@ -44,6 +46,8 @@ func NewCommand(logger logr.Logger, streams Streams) *cobra.Command {
 		delete.NewCommand(g, streams),
 		manifests.NewCommand(streams),
 		profile.NewCommand(g, streams),
+		status.NewCommand(g, streams),
+		open.NewCommand(g, streams),
 	)
 	return cmd
 }

@@ -194,3 +194,79 @@ func TestNodesPrintsTheCatalogAsJSON(t *testing.T) {
 		t.Errorf("missing catalog: %v", err)
 	}
 }
+
+func TestStatusShowsTheGitPartAndSaysWhatItCouldNotSee(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	if _, err := run(t, "pw\n", "create", "ada", "--owner", "ada", "--password-stdin", "--skip-catalog", "--repo", bare); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "status", "ada", "--repo", bare, "--kubeconfig", filepath.Join(t.TempDir(), "no-such-kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := strings.Join(strings.Fields(out), " ") // columns are padded to fit
+	for _, want := range []string{"lab jupyter/ada (owner ada): no GPU, 2 CPU, 8Gi memory, 10Gi storage",
+		"git branch main of " + bare + `: last changed by`, `"Add JupyterLab jupyter/ada for ada`,
+		"not seen argo cd and the cluster: no cluster to look at", "labctl reads it from --kubeconfig, $KUBECONFIG or ~/.kube/config"} {
+		if !strings.Contains(words, want) {
+			t.Errorf("status output does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestStatusJoinsTheClusterInJSON(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	bare := gittest.Remote(t)
+	ns, err := env.Namespace(ctx, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "pw\n", "create", "ada", "-n", ns, "--owner", "ada", "--password-stdin", "--skip-catalog", "--repo", bare); err != nil {
+		t.Fatal(err)
+	}
+	// The lab as Argo CD would have applied it.
+	data := gittest.Git(t, bare, "show", "main:labs/"+ns+"/ada/jupyterlab.yaml")
+	lab := &labkitv1alpha1.JupyterLab{}
+	if err := yaml.UnmarshalStrict([]byte(data), lab); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, lab); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := env.KubeconfigFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", "status", "-o", "json", "--repo", bare, "--kubeconfig", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []struct {
+		Name string `json:"name"`
+		Git  struct {
+			OnBranch bool `json:"onBranch"`
+		} `json:"git"`
+		Lab struct {
+			Found bool `json:"found"`
+		} `json:"lab"`
+		Unseen []string `json:"unseen"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("status -o json is not JSON: %v\n%s", err, out)
+	}
+	// No Argo CD is installed in this API server: that is what could not be seen.
+	if len(list) != 1 || list[0].Name != "ada" || !list[0].Git.OnBranch || !list[0].Lab.Found ||
+		len(list[0].Unseen) != 1 || list[0].Unseen[0] != "argo cd: Argo CD is not installed in the cluster (it has no argoproj.io Application kind)" {
+		t.Errorf("status -o json = %s", out)
+	}
+}
+
+func TestOpenSaysWhichArgumentItNeeds(t *testing.T) {
+	t.Parallel()
+	_, err := run(t, "", "open")
+	if err == nil || err.Error() != "labctl open needs NAME, the lab to open, e.g. `labctl open ada-a100`" {
+		t.Errorf("labctl open without a name: %v", err)
+	}
+}

@@ -67,6 +67,16 @@ func Start() (*Env, error) {
 	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
 }
 
+// KubeconfigFile writes a kubeconfig for the API server into dir and returns its path, for code that
+// reads one as a person's tools do.
+func (e *Env) KubeconfigFile(dir string) (string, error) {
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, e.env.KubeConfig, 0o600); err != nil {
+		return "", fmt.Errorf("write the envtest kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
 // Stop stops the API server and etcd.
 func (e *Env) Stop() error { return e.env.Stop() }
 

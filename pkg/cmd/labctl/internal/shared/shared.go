@@ -5,12 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,6 +23,8 @@ import (
 	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/gitops"
+	"github.com/labkit-dev/labkit/pkg/internal/exec"
+	"github.com/labkit-dev/labkit/pkg/labstatus"
 )
 
 // Streams are a command's input and outputs.
@@ -54,19 +61,48 @@ func (g *Globals) Catalog(ctx context.Context, file string) (*catalog.Catalog, e
 	return cat, nil
 }
 
-// Client is a client of the kubeconfig's cluster (--kubeconfig, else $KUBECONFIG, else ~/.kube/config).
-func (g *Globals) Client() (client.Client, error) {
+// RESTConfig is the kubeconfig's cluster (--kubeconfig, else $KUBECONFIG, else ~/.kube/config).
+func (g *Globals) RESTConfig() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = g.Kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+}
+
+// Client is a client of the kubeconfig's cluster for Kubernetes' and labkit's types.
+func (g *Globals) Client() (client.Client, error) {
+	cfg, err := g.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
+	return newClient(cfg)
+}
+
+func newClient(cfg *rest.Config) (client.Client, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
 	return client.New(cfg, client.Options{Scheme: scheme})
+}
+
+// Sources are where labctl sees labs: the branch the repository flags (or the profile) name, and the
+// kubeconfig's cluster. What is missing is said in the Sources, not returned as an error: labctl
+// status shows what it can.
+func (g *Globals) Sources(repo RepoFlags) labstatus.Sources {
+	src := labstatus.Sources{ArgoNamespace: repo.ArgoNamespace}
+	src.Git, src.GitErr = repo.Publisher(g)
+	cfg, err := g.RESTConfig()
+	if err == nil {
+		src.Config = cfg
+		src.Cluster, err = newClient(cfg)
+	}
+	if err != nil {
+		src.ClusterErr = fmt.Errorf("no cluster to look at (%w): labctl reads it from --kubeconfig, $KUBECONFIG or ~/.kube/config", err)
+	}
+	return src
 }
 
 // RepoFlags say where labs are published.
@@ -215,4 +251,49 @@ func firstOf(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// Namespace is the --namespace flag, else the profile's namespace, else the default.
+func (g *Globals) Namespace(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	p, err := g.LoadProfile()
+	if err != nil {
+		return "", err
+	}
+	return firstOf(p.Namespace, generator.Defaults.Namespace), nil
+}
+
+// OpenBrowser opens url in the person's web browser: $BROWSER if set, else the desktop's opener.
+func OpenBrowser(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	name, args := "xdg-open", []string{url}
+	switch {
+	case os.Getenv("BROWSER") != "":
+		name = os.Getenv("BROWSER")
+	case goruntime.GOOS == "darwin":
+		name = "open"
+	case goruntime.GOOS == "windows":
+		name, args = "rundll32", []string{"url.dll,FileProtocolHandler", url}
+	}
+	if err := exec.Command(ctx, name, args...).Run(); err != nil {
+		return fmt.Errorf("open %s in a browser: %w; open it by hand", url, err)
+	}
+	return nil
+}
+
+// ExactlyOneArg is cobra.ExactArgs(1) with a message that names the argument and what it is, e.g.
+// "labctl open needs NAME, the lab to open, e.g. `labctl open ada-a100`".
+func ExactlyOneArg(name, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return fmt.Errorf("%s needs %s, %s", cmd.CommandPath(), name, what)
+		case len(args) > 1:
+			return fmt.Errorf("%s takes one %s, got %d: %s", cmd.CommandPath(), name, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
 }

@@ -1,0 +1,375 @@
+package labstatus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/argocd"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
+	"github.com/labkit-dev/labkit/pkg/harness/apply"
+	harnessargocd "github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/internal/gittest"
+	"github.com/labkit-dev/labkit/pkg/internal/testenv"
+	"github.com/labkit-dev/labkit/pkg/labstatus"
+)
+
+var env *testenv.Env
+
+// TestMain starts a real API server with labkit's CRD and Argo CD's (no Argo CD runs: the tests write
+// the Applications' status as it would).
+func TestMain(m *testing.M) {
+	testenv.Main(m, func(e *testenv.Env) {
+		env = e
+		manifest, err := harnessargocd.Manifest(context.Background())
+		if err == nil {
+			_, err = apply.Apply(context.Background(), e.Client, manifest, apply.WithFilter(func(u *unstructured.Unstructured) bool {
+				return u.GetKind() == "CustomResourceDefinition"
+			}))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "install Argo CD's CRDs:", err)
+			os.Exit(1)
+		}
+	})
+}
+
+const (
+	waitTimeout = 30 * time.Second
+	hash        = "argon2:$argon2id$v=19$m=10240,t=10,p=8$c2FsdHNhbHRzYWx0c2FsdA$0fdSTtnIFQsT6pQM8yNSN0LT0wAbQtJY5ZzuvwW8J6Q"
+)
+
+func newLab(ns, name string, gpus int32) *labkitv1alpha1.JupyterLab {
+	lab := &labkitv1alpha1.JupyterLab{
+		TypeMeta:   metav1.TypeMeta{APIVersion: labkitv1alpha1.GroupVersion.String(), Kind: "JupyterLab"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: labkitv1alpha1.JupyterLabSpec{
+			Owner: "ada", Image: "quay.io/jupyter/minimal-notebook:python-3.11",
+			Resources: labkitv1alpha1.LabResources{CPU: resource.MustParse("2"), Memory: resource.MustParse("4Gi")},
+			Storage:   labkitv1alpha1.StorageSpec{Size: resource.MustParse("10Gi")},
+			Auth:      labkitv1alpha1.AuthSpec{PasswordHash: hash},
+		},
+	}
+	if gpus > 0 {
+		lab.Spec.GPU = &labkitv1alpha1.GPURequest{Product: "Tesla-T4", Count: gpus}
+	}
+	return lab
+}
+
+// publish commits the lab to a new bare repository as labctl create does.
+func publish(t *testing.T, lab *labkitv1alpha1.JupyterLab) (*generator.Publisher, string) {
+	t.Helper()
+	remote := gittest.Remote(t)
+	repo, err := gitops.New(remote, "main", gitops.WithEnv(gittest.Env...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &generator.Publisher{Repo: repo, Target: generator.Target{RepoURL: "http://git.example/labs.git", Revision: "main"}}
+	res, _, err := pub.Create(t.Context(), []*labkitv1alpha1.JupyterLab{lab}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, res.Commit
+}
+
+// putApplication creates (or updates) an Application with a status, as Argo CD would write it.
+func putApplication(t *testing.T, ctx context.Context, ns, name, path string, status map[string]any) {
+	t.Helper()
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"spec": map[string]any{
+			"project":     "default",
+			"source":      map[string]any{"repoURL": "http://git.example/labs.git", "path": path, "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": ns},
+		},
+	}}
+	if status != nil {
+		u.Object["status"] = status
+	}
+	u.SetGroupVersionKind(argocd.GroupVersion.WithKind("Application"))
+	u.SetNamespace(ns)
+	u.SetName(name)
+	if _, err := apply.Apply(ctx, env.Client, mustYAML(t, u.Object)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustYAML(t *testing.T, obj map[string]any) []byte {
+	t.Helper()
+	u := unstructured.Unstructured{Object: obj}
+	data, err := u.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// setLabStatus writes the lab's status as the controller would.
+func setLabStatus(t *testing.T, ctx context.Context, lab *labkitv1alpha1.JupyterLab, phase labkitv1alpha1.Phase, node string, conds ...metav1.Condition) {
+	t.Helper()
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(lab), lab); err != nil {
+		t.Fatal(err)
+	}
+	lab.Status = labkitv1alpha1.JupyterLabStatus{Phase: phase, NodeName: node, ObservedGeneration: lab.Generation,
+		URL: "http://" + lab.Name + "." + lab.Namespace + ".labs.test/", InternalURL: "http://" + lab.Name + "." + lab.Namespace + ".svc.cluster.local:8888/"}
+	for _, c := range conds {
+		c.LastTransitionTime = metav1.Now()
+		lab.Status.Conditions = append(lab.Status.Conditions, c)
+	}
+	if err := env.Client.Status().Update(ctx, lab); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cond(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg}
+}
+
+func namespace(t *testing.T, prefix string) string {
+	t.Helper()
+	ns, err := env.Namespace(t.Context(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func TestStatusJoinsGitArgoCDAndTheLab(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "status")
+	lab := newLab(ns, "ada", 1)
+	pub, commit := publish(t, lab)
+	app := generator.AppName(ns, lab.Name)
+	putApplication(t, ctx, ns, app, "labs/"+ns+"/ada", map[string]any{
+		"sync": map[string]any{"status": "Synced", "revision": commit}, "health": map[string]any{"status": "Healthy"}})
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseReady, "gpu-t4-1",
+		cond("Ready", metav1.ConditionTrue, "PodReady", "Jupyter answers"), cond("Scheduled", metav1.ConditionTrue, "Scheduled", "running on node gpu-t4-1"))
+
+	src := labstatus.Sources{Git: pub, Cluster: env.Client, ArgoNamespace: ns}
+	st, err := labstatus.Get(ctx, src, ns, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, a, l := st.Git, st.ArgoCD, st.Lab
+	switch {
+	case g == nil || !g.OnBranch || g.Tip != commit || g.LastChange == nil || g.LastChange.ID != commit ||
+		!strings.HasPrefix(g.LastChange.Subject, "Add JupyterLab "+ns+"/ada") || g.Request.GPU != "1× Tesla-T4":
+		t.Errorf("git part = %+v (last change %+v)", g, g.LastChange)
+	case a == nil || !a.Found || a.Sync != "Synced" || a.Revision != commit || a.Health != "Healthy":
+		t.Errorf("argo cd part = %+v", a)
+	case l == nil || !l.Found || l.Phase != "Ready" || l.Node != "gpu-t4-1" || l.GPUs != "1× Tesla-T4" || !l.Current ||
+		l.URL != "http://ada."+ns+".labs.test/" || len(l.Conditions) != 2:
+		t.Errorf("lab part = %+v", l)
+	case !st.Ready() || len(st.Unseen) != 0:
+		t.Errorf("ready %v, unseen %q; want ready and nothing unseen", st.Ready(), st.Unseen)
+	}
+	var text strings.Builder
+	if err := labstatus.WriteText(&text, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lab " + ns + "/ada (owner ada): 1× Tesla-T4, 2 CPU, 4Gi memory, 10Gi storage",
+		"last changed by " + commit[:7], "application " + app + ": Synced at " + commit[:7] + ", Healthy",
+		"Ready on node gpu-t4-1, 1× Tesla-T4", "http://ada." + ns + ".labs.test/   (in the cluster: http://ada." + ns + ".svc.cluster.local:8888/)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text does not say %q:\n%s", want, text.String())
+		}
+	}
+
+	// No cluster: the Git part, and what could not be seen.
+	st, err = labstatus.Get(ctx, labstatus.Sources{Git: pub, ClusterErr: errors.New("no kubeconfig")}, ns, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Git == nil || !st.Git.OnBranch || st.ArgoCD != nil || st.Lab != nil || len(st.Unseen) != 1 || !strings.Contains(st.Unseen[0], "no kubeconfig") {
+		t.Errorf("without a cluster: %+v", st)
+	}
+	list, err := labstatus.List(ctx, labstatus.Sources{Git: pub, ClusterErr: errors.New("no kubeconfig")})
+	if err != nil || len(list) != 1 || list[0].Name != "ada" {
+		t.Errorf("List without a cluster = %v, %v; want the lab on the branch", list, err)
+	}
+	var table strings.Builder
+	if err := labstatus.WriteTable(&table, list); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "not seen: argo cd and the cluster: no kubeconfig") {
+		t.Errorf("table does not say what it could not see:\n%s", table.String())
+	}
+}
+
+// progress collects Wait's lines.
+type progress struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (p *progress) add(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lines = append(p.lines, line)
+}
+
+func (p *progress) has(prefix string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+}
+
+func (p *progress) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// until waits for Wait to have reported a line starting with prefix.
+func (p *progress) until(t *testing.T, prefix string) {
+	t.Helper()
+	err := testenv.Eventually(t.Context(), "progress line "+prefix, waitTimeout, func(context.Context) (bool, string, error) {
+		return p.has(prefix), p.String(), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitReportsEachStepFromTheCommitToTheURL(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "wait")
+	lab := newLab(ns, "bob", 0)
+	_, commit := publish(t, lab)
+	app := generator.AppName(ns, lab.Name)
+	var p progress
+	type result struct {
+		st  *labstatus.Status
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		st, err := labstatus.Wait(ctx, labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}, ns, "bob",
+			labstatus.WithCommit(commit), labstatus.WithProgress(p.add), labstatus.WithPollInterval(20*time.Millisecond))
+		done <- result{st, err}
+	}()
+
+	p.until(t, "waiting for Argo CD to create application "+app)
+	putApplication(t, ctx, ns, app, "labs/"+ns+"/bob", map[string]any{"sync": map[string]any{"status": "OutOfSync", "revision": "0000000"}})
+	p.until(t, "Argo CD: application "+app+" is OutOfSync at 0000000")
+	putApplication(t, ctx, ns, app, "labs/"+ns+"/bob", map[string]any{"sync": map[string]any{"status": "Synced", "revision": commit}})
+	p.until(t, "Argo CD synced application "+app+" at "+commit[:7])
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhasePending, "", cond("Scheduled", metav1.ConditionFalse, "SchedulingPending", "waiting"))
+	p.until(t, "waiting for the scheduler to place the lab")
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseStarting, "cpu-1", cond("Scheduled", metav1.ConditionTrue, "Scheduled", "on cpu-1"),
+		cond("Ready", metav1.ConditionFalse, "PodNotReady", "container jupyter is waiting: ContainerCreating"))
+	p.until(t, "scheduled on node cpu-1")
+	p.until(t, "starting: container jupyter is waiting: ContainerCreating")
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseReady, "cpu-1", cond("Scheduled", metav1.ConditionTrue, "Scheduled", "on cpu-1"),
+		cond("Ready", metav1.ConditionTrue, "PodReady", "Jupyter answers"))
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Wait = %v\nprogress:\n%s", r.err, &p)
+	}
+	if !r.st.Ready() || r.st.Lab.URL != "http://bob."+ns+".labs.test/" {
+		t.Errorf("Wait returned %+v, want the ready lab with its URL", r.st.Lab)
+	}
+	if last := p.lines[len(p.lines)-1]; last != "ready: http://bob."+ns+".labs.test/" {
+		t.Errorf("last progress line %q, want the URL", last)
+	}
+}
+
+func TestWaitEndsWithTheSchedulersReasonAndWhatFits(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "unfit")
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "t4-" + ns, Labels: map[string]string{
+		labkitv1alpha1.GPUProductLabel: "Tesla-T4", labkitv1alpha1.GPUCountLabel: "2"}}}
+	if err := env.Client.Create(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
+	// The API server taints every new node not-ready; no node lifecycle controller runs here to lift it.
+	node.Spec.Taints = nil
+	if err := env.Client.Update(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi"),
+		labkitv1alpha1.GPUResource: resource.MustParse("2")}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	if err := env.Client.Status().Update(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	lab := newLab(ns, "big", 4)
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	const why = "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseUnschedulable, "", cond("Scheduled", metav1.ConditionFalse, "Unschedulable", why))
+
+	ctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	_, err := labstatus.Wait(ctx, labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}, ns, "big",
+		labstatus.WithPollInterval(20*time.Millisecond), labstatus.WithUnschedulableGrace(200*time.Millisecond))
+	if !errors.Is(err, labstatus.ErrUnschedulable) {
+		t.Fatalf("Wait = %v, want ErrUnschedulable (and not a timeout)", err)
+	}
+	// Other tests' nodes may be the ones with more free: the message names the scheduler's reason and some fit.
+	for _, want := range []string{"the scheduler says: " + why, "what fits now: at most 2× Tesla-T4 with"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not say %q", err, want)
+		}
+	}
+}
+
+func TestNudgeRefreshesTheRootApplicationOfTheBranchAndTheLabs(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "nudge")
+	putApplication(t, ctx, ns, "labs", "apps", nil)
+	putApplication(t, ctx, ns, "someone-elses", "other", nil)
+	putApplication(t, ctx, ns, generator.AppName(ns, "ada"), "labs/"+ns+"/ada", nil)
+	target := generator.Target{RepoURL: "http://git.example/labs.git", Revision: "main"}
+	got, err := labstatus.Nudge(ctx, labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}, target, ns, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{generator.AppName(ns, "ada"), "labs"}; !slices.Equal(got, want) {
+		t.Errorf("Nudge refreshed %v, want %v", got, want)
+	}
+	for name, want := range map[string]bool{"labs": true, "someone-elses": false, generator.AppName(ns, "ada"): true} {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(argocd.GroupVersion.WithKind("Application"))
+		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, has := u.GetAnnotations()[argocd.RefreshAnnotation]; has != want {
+			t.Errorf("application %s refresh annotation: %v, want %v", name, has, want)
+		}
+	}
+	other := generator.Target{RepoURL: "http://git.example/labs.git", Revision: "team-b"}
+	if _, err := labstatus.Nudge(ctx, labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}, other, ns, "nobody"); err == nil ||
+		!strings.Contains(err.Error(), "no Argo CD application in namespace "+ns+" syncs apps/ of http://git.example/labs.git at team-b") {
+		t.Errorf("Nudge for a branch no root application syncs = %v, want an error naming it", err)
+	}
+}

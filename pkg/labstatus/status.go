@@ -1,0 +1,323 @@
+package labstatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/argocd"
+	"github.com/labkit-dev/labkit/pkg/generator"
+)
+
+// Sources are where a lab's state is read from. Either may be missing: then the Status says, in
+// Unseen, what could not be seen and why.
+type Sources struct {
+	// Git is the branch the labs are requested on; nil with GitErr saying why there is none.
+	Git    *generator.Publisher
+	GitErr error
+	// Cluster reads labs, pods, events and Argo CD's Applications; Config is its REST config (for
+	// port-forwards). Both nil with ClusterErr saying why there is no cluster.
+	Cluster    client.Client
+	Config     *rest.Config
+	ClusterErr error
+	// ArgoNamespace is where Argo CD's Applications are; default "argocd".
+	ArgoNamespace string
+}
+
+func (s Sources) argoNamespace() string {
+	if s.ArgoNamespace == "" {
+		return "argocd"
+	}
+	return s.ArgoNamespace
+}
+
+// Status is one lab as a person wants to see it: what Git holds, what Argo CD made of it, and how it
+// runs. A section is nil when it could not be read; Unseen says why.
+type Status struct {
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Git       *Git     `json:"git,omitempty"`
+	ArgoCD    *ArgoCD  `json:"argocd,omitempty"`
+	Lab       *Lab     `json:"lab,omitempty"`
+	Unseen    []string `json:"unseen,omitempty"`
+}
+
+// Git is the lab as requested on the branch.
+type Git struct {
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	// Tip is the branch's commit.
+	Tip string `json:"tip,omitempty"`
+	// OnBranch is false when the branch holds no such lab (deleted, or never requested there).
+	OnBranch bool `json:"onBranch"`
+	// LastChange is the commit that last changed the lab's files.
+	LastChange *Commit `json:"lastChange,omitempty"`
+	// Request is what the lab asks for, in people's words.
+	Request *Request `json:"request,omitempty"`
+}
+
+// Commit is a Git commit as people read it.
+type Commit struct {
+	ID      string    `json:"id"`
+	Author  string    `json:"author"`
+	Date    time.Time `json:"date"`
+	Subject string    `json:"subject"`
+}
+
+// Request is what a lab asks for.
+type Request struct {
+	Owner   string `json:"owner"`
+	GPU     string `json:"gpu,omitempty"` // e.g. "1× NVIDIA-A100-SXM4-40GB"; empty: none
+	CPU     string `json:"cpu"`
+	Memory  string `json:"memory"`
+	Storage string `json:"storage"`
+	Image   string `json:"image"`
+}
+
+// ArgoCD is the lab's Argo CD Application.
+type ArgoCD struct {
+	Application string `json:"application"`
+	// Found is false when the Application does not exist (yet).
+	Found bool `json:"found"`
+	// Sync is Synced or OutOfSync, at Revision, the commit Argo CD compared with.
+	Sync     string `json:"sync,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	// Health is Healthy when the lab is Ready (labkit's health check), else Progressing, Degraded, ...
+	Health string `json:"health,omitempty"`
+	// Message is what Argo CD says about a problem: a failed sync, a condition, the health message.
+	Message string `json:"message,omitempty"`
+}
+
+// Lab is the lab as it runs in the cluster.
+type Lab struct {
+	// Found is false when the cluster has no such lab (yet).
+	Found bool   `json:"found"`
+	Phase string `json:"phase,omitempty"`
+	Node  string `json:"node,omitempty"`
+	GPUs  string `json:"gpus,omitempty"` // e.g. "1× NVIDIA-A100-SXM4-40GB"
+	// URL is where people open the lab; InternalURL its address inside the cluster.
+	URL         string      `json:"url,omitempty"`
+	InternalURL string      `json:"internalURL,omitempty"`
+	Conditions  []Condition `json:"conditions,omitempty"`
+	// Current is false when the status is of an older spec than the lab's (the controller is behind).
+	Current bool `json:"current"`
+}
+
+// Condition is one of the lab's conditions.
+type Condition struct {
+	Type    string    `json:"type"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+// Ready says whether the lab runs and answers.
+func (s *Status) Ready() bool {
+	return s.Lab != nil && s.Lab.Found && s.Lab.Phase == string(labkitv1alpha1.PhaseReady) && s.Lab.Current
+}
+
+// Get reads one lab from every source there is.
+func Get(ctx context.Context, src Sources, namespace, name string) (*Status, error) {
+	var snap *generator.Snapshot
+	if src.Git != nil {
+		var err error
+		if snap, err = src.Git.Snapshot(ctx, true); err != nil {
+			return nil, err
+		}
+	}
+	return get(ctx, src, snap, namespace, name), nil
+}
+
+// List reads every lab on the branch from every source there is. Without Git, it lists the labs in
+// the cluster.
+func List(ctx context.Context, src Sources) ([]*Status, error) {
+	var keys []client.ObjectKey
+	var snap *generator.Snapshot
+	switch {
+	case src.Git != nil:
+		var err error
+		if snap, err = src.Git.Snapshot(ctx, true); err != nil {
+			return nil, err
+		}
+		for _, e := range snap.Labs {
+			keys = append(keys, client.ObjectKeyFromObject(e.Lab))
+		}
+	case src.Cluster != nil:
+		labs := &labkitv1alpha1.JupyterLabList{}
+		if err := src.Cluster.List(ctx, labs); err != nil {
+			return nil, fmt.Errorf("list the labs in the cluster: %w", explain(err))
+		}
+		for i := range labs.Items {
+			keys = append(keys, client.ObjectKeyFromObject(&labs.Items[i]))
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	default:
+		return nil, fmt.Errorf("no Git repository (%v) and no cluster (%v): nothing to list", src.GitErr, src.ClusterErr)
+	}
+	out := make([]*Status, len(keys))
+	for i, k := range keys {
+		out[i] = get(ctx, src, snap, k.Namespace, k.Name)
+	}
+	return out, nil
+}
+
+func get(ctx context.Context, src Sources, snap *generator.Snapshot, namespace, name string) *Status {
+	st := &Status{Namespace: namespace, Name: name}
+	if snap != nil {
+		st.Git = gitPart(src.Git, snap, namespace, name)
+	} else {
+		st.Unseen = append(st.Unseen, "git: "+errText(src.GitErr, "no repository"))
+	}
+	if src.Cluster == nil {
+		st.Unseen = append(st.Unseen, "argo cd and the cluster: "+errText(src.ClusterErr, "no cluster"))
+		return st
+	}
+	if a, err := argoPart(ctx, src, namespace, name); err != nil {
+		st.Unseen = append(st.Unseen, "argo cd: "+err.Error())
+	} else {
+		st.ArgoCD = a
+	}
+	if l, err := labPart(ctx, src.Cluster, namespace, name); err != nil {
+		st.Unseen = append(st.Unseen, "cluster: "+err.Error())
+	} else {
+		st.Lab = l
+	}
+	return st
+}
+
+func errText(err error, fallback string) string {
+	if err == nil {
+		return fallback
+	}
+	return err.Error()
+}
+
+func gitPart(p *generator.Publisher, snap *generator.Snapshot, namespace, name string) *Git {
+	g := &Git{Repo: p.Target.RepoURL, Branch: p.Target.Revision, Tip: snap.Tip}
+	for _, e := range snap.Labs {
+		if e.Lab.Namespace != namespace || e.Lab.Name != name {
+			continue
+		}
+		g.OnBranch = true
+		g.Request = request(e.Lab)
+		if c := e.LastChange; c != nil {
+			g.LastChange = &Commit{ID: c.ID, Author: c.Author, Date: c.Date, Subject: c.Subject}
+		}
+	}
+	return g
+}
+
+func request(l *labkitv1alpha1.JupyterLab) *Request {
+	return &Request{Owner: l.Spec.Owner, GPU: gpus(l), CPU: l.Spec.Resources.CPU.String(), Memory: l.Spec.Resources.Memory.String(),
+		Storage: l.Spec.Storage.Size.String(), Image: l.Spec.Image}
+}
+
+func gpus(l *labkitv1alpha1.JupyterLab) string {
+	if l.GPUCount() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d× %s", l.GPUCount(), l.Spec.GPU.Product)
+}
+
+func argoPart(ctx context.Context, src Sources, namespace, name string) (*ArgoCD, error) {
+	a := &ArgoCD{Application: generator.AppName(namespace, name)}
+	app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), a.Application)
+	switch {
+	case apierrors.IsNotFound(err):
+		return a, nil
+	case meta.IsNoMatchError(err):
+		return nil, errNoArgoCD
+	case err != nil:
+		return nil, explain(err)
+	}
+	a.Found = true
+	a.Sync, a.Revision, a.Health = app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status
+	a.Message = argoMessage(app)
+	return a, nil
+}
+
+// argoMessage is what Argo CD says is wrong, if anything: a failed sync first, then its conditions,
+// then the health message.
+func argoMessage(app *argocd.Application) string {
+	s := app.Status
+	if op := s.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
+		return "sync " + op.Phase + ": " + op.Message
+	}
+	for _, c := range s.Conditions {
+		return c.Type + ": " + c.Message
+	}
+	return s.Health.Message
+}
+
+func labPart(ctx context.Context, c client.Client, namespace, name string) (*Lab, error) {
+	lab := &labkitv1alpha1.JupyterLab{}
+	switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, lab); {
+	case apierrors.IsNotFound(err):
+		return &Lab{}, nil
+	case err != nil:
+		return nil, explain(err)
+	}
+	st := lab.Status
+	l := &Lab{Found: true, Phase: string(st.Phase), Node: st.NodeName, GPUs: gpus(lab), URL: st.URL, InternalURL: st.InternalURL,
+		Current: st.ObservedGeneration == lab.Generation}
+	for _, t := range []string{labkitv1alpha1.ConditionReady, labkitv1alpha1.ConditionScheduled, labkitv1alpha1.ConditionStorageReady} {
+		if cond := meta.FindStatusCondition(st.Conditions, t); cond != nil {
+			l.Conditions = append(l.Conditions, Condition{Type: cond.Type, Status: string(cond.Status), Reason: cond.Reason,
+				Message: cond.Message, Since: cond.LastTransitionTime.Time})
+		}
+	}
+	return l, nil
+}
+
+// condition is the lab's condition of type t, or nil.
+func (l *Lab) condition(t string) *Condition {
+	for i := range l.Conditions {
+		if l.Conditions[i].Type == t {
+			return &l.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// errNoArgoCD says the cluster has no Application kind.
+var errNoArgoCD = errors.New("Argo CD is not installed in the cluster (it has no argoproj.io Application kind)")
+
+// explain turns API errors a person may hit into words: no such kind in the cluster, not allowed.
+func explain(err error) error {
+	var noKind *meta.NoKindMatchError
+	switch {
+	case errors.As(err, &noKind):
+		return fmt.Errorf("the cluster does not know %s (is it installed?)", noKind.GroupKind.String())
+	case meta.IsNoMatchError(err):
+		return errors.New("the cluster does not know this kind of object (is what serves it installed?)")
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("your kubeconfig's user may not read it: %w", err)
+	}
+	return err
+}
+
+// pods of a lab, newest first, without those being deleted.
+func labPods(ctx context.Context, c client.Client, namespace, name string) ([]corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{labkitv1alpha1.LabLabel: name}); err != nil {
+		return nil, err
+	}
+	var live []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[j].CreationTimestamp.Before(&live[i].CreationTimestamp) })
+	return live, nil
+}
