@@ -32,8 +32,9 @@ const (
 	// JUPYTER_CONFIG_PATH puts on Jupyter's config path: ahead of the image's /etc/jupyter, whose config it
 	// adds to rather than hides, and read by every Jupyter Server version (the jupyter_server_config.d
 	// folders are read for extensions only by jupyter-server 1.x).
-	configFile      = "jupyter_server_config.json"
-	configMountPath = "/etc/labkit/jupyter"
+	serverConfigFile   = "jupyter_server_config.json"
+	notebookConfigFile = "jupyter_notebook_config.json"
+	configMountPath    = "/etc/labkit/jupyter"
 	configPathEnv   = "JUPYTER_CONFIG_PATH"
 	// tokenEnv is read by Jupyter Server as its token.
 	tokenEnv = "JUPYTER_TOKEN"
@@ -95,30 +96,53 @@ func childMeta(lab *labkitv1alpha1.JupyterLab, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: lab.Namespace, Labels: commonLabels(lab)}
 }
 
-// jupyterConfig is the Jupyter Server config for a lab. Password labs get the hash under both the
-// jupyter-server 1.x name (ServerApp.password) and the 2.x one (PasswordIdentityProvider.hashed_password);
-// token labs read their token from the environment and so have none in the config.
-func jupyterConfig(lab *labkitv1alpha1.JupyterLab) []byte {
-	server := map[string]any{
-		"ip":                  "0.0.0.0",
-		"port":                JupyterPort,
-		"open_browser":        false,
-		"allow_remote_access": true,
-		"root_dir":            "/home/jovyan",
+// jupyterConfig is the Jupyter config for a lab, as the files of its config Secret. Jupyter Server (which
+// JupyterLab, Notebook 7 and `jupyter server` run on) reads jupyter_server_config.json; the classic
+// Notebook server (notebook 6, `jupyter notebook` in older images) reads only jupyter_notebook_config.json
+// and the NotebookApp names. Password labs get the hash under each server's name for it (ServerApp.password
+// for jupyter-server 1.x, PasswordIdentityProvider.hashed_password for 2.x, NotebookApp.password); token
+// labs read their token from the environment and so have none in the config.
+func jupyterConfig(lab *labkitv1alpha1.JupyterLab) map[string][]byte {
+	app := func(rootKey string) map[string]any {
+		return map[string]any{
+			"ip":                  "0.0.0.0",
+			"port":                JupyterPort,
+			"open_browser":        false,
+			"allow_remote_access": true,
+			rootKey:               "/home/jovyan",
+		}
 	}
-	cfg := map[string]any{"ServerApp": server}
+	server, notebook := app("root_dir"), app("notebook_dir")
+	serverCfg := map[string]any{"ServerApp": server}
+	notebookCfg := map[string]any{"NotebookApp": notebook}
 	if hash := lab.Spec.Auth.PasswordHash; hash != "" {
-		server["password"] = hash
-		server["password_required"] = true
-		server["token"] = ""
-		cfg["PasswordIdentityProvider"] = map[string]any{"hashed_password": hash, "password_required": true}
-		cfg["IdentityProvider"] = map[string]any{"token": ""}
+		for _, a := range []map[string]any{server, notebook} {
+			a["password"] = hash
+			a["password_required"] = true
+			a["token"] = ""
+		}
+		serverCfg["PasswordIdentityProvider"] = map[string]any{"hashed_password": hash, "password_required": true}
+		serverCfg["IdentityProvider"] = map[string]any{"token": ""}
 	}
+	return map[string][]byte{serverConfigFile: marshalConfig(serverCfg), notebookConfigFile: marshalConfig(notebookCfg)}
+}
+
+func marshalConfig(cfg map[string]any) []byte {
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil { // maps of strings, bools and ints always marshal
 		panic(err)
 	}
 	return out
+}
+
+// configHash changes whenever the lab's Jupyter config does, to restart its pod.
+func configHash(cfg map[string][]byte) string {
+	h := sha256.New()
+	for _, name := range []string{serverConfigFile, notebookConfigFile} {
+		h.Write([]byte(name))
+		h.Write(cfg[name])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Children are the objects the controller makes for a lab, in the order it applies them: the Jupyter
@@ -137,7 +161,7 @@ func desiredSecret(lab *labkitv1alpha1.JupyterLab) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: childMeta(lab, secretName(lab)),
 		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{configFile: jupyterConfig(lab)},
+		Data:       jupyterConfig(lab),
 	}
 }
 
@@ -206,6 +230,21 @@ func desiredIngress(lab *labkitv1alpha1.JupyterLab, s IngressSettings) *networki
 	return ing
 }
 
+// labEnv is the lab's own environment, in its order.
+func labEnv(vars []labkitv1alpha1.EnvVar) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, 0, len(vars))
+	for _, v := range vars {
+		e := corev1.EnvVar{Name: v.Name, Value: ptr.Deref(v.Value, "")}
+		if ref := v.SecretKeyRef; ref != nil {
+			e.ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: ref.Key,
+			}}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // desiredDeployment runs the lab's Jupyter server: one replica, replaced (not rolled) so that the
 // ReadWriteOnce volume and the GPUs are never claimed twice.
 func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
@@ -234,7 +273,7 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 			Image:     lab.Spec.Image,
 			Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: JupyterPort, Protocol: corev1.ProtocolTCP}},
 			Resources: resources,
-			Env:       []corev1.EnvVar{{Name: configPathEnv, Value: configMountPath}},
+			Env:       append([]corev1.EnvVar{{Name: configPathEnv, Value: configMountPath}}, labEnv(lab.Spec.Env)...),
 			ReadinessProbe: &corev1.Probe{
 				// /api answers without credentials with the server's version.
 				ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/api", Port: intstr.FromString(portName)}},
@@ -283,7 +322,6 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 	if lab.Spec.ImagePullSecret != "" {
 		pod.ImagePullSecrets = []corev1.LocalObjectReference{{Name: lab.Spec.ImagePullSecret}}
 	}
-	sum := sha256.Sum256(jupyterConfig(lab))
 	return &appsv1.Deployment{
 		ObjectMeta: childMeta(lab, deploymentName(lab)),
 		Spec: appsv1.DeploymentSpec{
@@ -293,7 +331,7 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      commonLabels(lab),
-					Annotations: map[string]string{configHashAnnotation: hex.EncodeToString(sum[:8])},
+					Annotations: map[string]string{configHashAnnotation: configHash(jupyterConfig(lab))},
 				},
 				Spec: pod,
 			},

@@ -71,7 +71,7 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 		wantHash  bool
 		wantToken bool
 	}{
-		{"a password lab has the hash under both Jupyter Server versions' names", labkitv1alpha1.AuthSpec{PasswordHash: testHash}, true, false},
+		{"a password lab has the hash under every Jupyter server's name for it", labkitv1alpha1.AuthSpec{PasswordHash: testHash}, true, false},
 		{"a token lab reads its token from a Secret through the environment", labkitv1alpha1.AuthSpec{SecretRef: &labkitv1alpha1.SecretKeyRef{Name: "tok"}}, false, true},
 	}
 	for _, tt := range tests {
@@ -85,12 +85,26 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 					HashedPassword string `json:"hashed_password"`
 				}
 			}
-			if err := json.Unmarshal(desiredSecret(lab).Data[configFile], &cfg); err != nil {
+			var classic struct {
+				NotebookApp struct {
+					Password, Token string
+					IP              string `json:"ip"`
+				}
+			}
+			data := desiredSecret(lab).Data
+			if err := json.Unmarshal(data[serverConfigFile], &cfg); err != nil {
 				t.Fatal(err)
 			}
-			gotHash := cfg.ServerApp.Password == testHash && cfg.PasswordIdentityProvider.HashedPassword == testHash
+			if err := json.Unmarshal(data[notebookConfigFile], &classic); err != nil {
+				t.Fatal(err)
+			}
+			if classic.NotebookApp.IP != "0.0.0.0" {
+				t.Errorf("the classic Notebook server would listen on %q, want 0.0.0.0", classic.NotebookApp.IP)
+			}
+			gotHash := cfg.ServerApp.Password == testHash && cfg.PasswordIdentityProvider.HashedPassword == testHash &&
+				classic.NotebookApp.Password == testHash
 			if gotHash != tt.wantHash {
-				t.Errorf("config has the hash in both places: %v, want %v (%+v)", gotHash, tt.wantHash, cfg)
+				t.Errorf("config has the hash in every place: %v, want %v (%+v, %+v)", gotHash, tt.wantHash, cfg, classic)
 			}
 			env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
 			if len(env) == 0 || env[0].Name != configPathEnv || env[0].Value != configMountPath {
@@ -111,5 +125,24 @@ func TestAConfigChangeRestartsThePod(t *testing.T) {
 	lab.Spec.Auth.PasswordHash = "argon2:$argon2id$v=19$m=10240,t=10,p=8$b3RoZXJzYWx0$b3RoZXJoYXNo"
 	if after := desiredDeployment(lab).Spec.Template.Annotations[configHashAnnotation]; before == after {
 		t.Errorf("pod template annotation %s did not change with the password (%s)", configHashAnnotation, before)
+	}
+}
+
+func TestTheLabsEnvironmentReachesTheContainer(t *testing.T) {
+	t.Parallel()
+	lab := newLab("ns", "lab", 0)
+	lab.Spec.Env = []labkitv1alpha1.EnvVar{
+		{Name: "DOCKER_STACKS_JUPYTER_CMD", Value: ptr.To("notebook")},
+		{Name: "WANDB_API_KEY", SecretKeyRef: &labkitv1alpha1.EnvSecretKeyRef{Name: "wandb", Key: "key"}},
+	}
+	env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
+	if len(env) != 3 || env[0].Name != configPathEnv {
+		t.Fatalf("env = %+v, want labkit's config path, then the lab's two", env)
+	}
+	if env[1].Name != "DOCKER_STACKS_JUPYTER_CMD" || env[1].Value != "notebook" || env[1].ValueFrom != nil {
+		t.Errorf("plain variable = %+v", env[1])
+	}
+	if r := env[2].ValueFrom; env[2].Name != "WANDB_API_KEY" || env[2].Value != "" || r == nil || r.SecretKeyRef.Name != "wandb" || r.SecretKeyRef.Key != "key" {
+		t.Errorf("variable from a Secret = %+v", env[2])
 	}
 }

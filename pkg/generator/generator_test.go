@@ -209,3 +209,38 @@ func TestPasswordHashPatternIsTheCRDs(t *testing.T) {
 		t.Errorf("the CRD has no pattern %s: keep passwordHashPattern and the marker on AuthSpec.PasswordHash equal", passwordHashPattern)
 	}
 }
+
+func TestBuildTurnsEnvPairsIntoTheLabsEnvironment(t *testing.T) {
+	t.Parallel()
+	lab, err := Build(request(func(r *Request) {
+		r.Env = []string{"DOCKER_STACKS_JUPYTER_CMD=lab", "GREETING=a=b", "DOCKER_STACKS_JUPYTER_CMD=notebook"}
+		r.EnvSecrets = []string{"HF_TOKEN=hugging-face:token"}
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := lab.Spec.Env
+	if len(env) != 3 || env[0].Name != "DOCKER_STACKS_JUPYTER_CMD" || *env[0].Value != "notebook" || *env[1].Value != "a=b" ||
+		env[2].SecretKeyRef == nil || env[2].SecretKeyRef.Name != "hugging-face" || env[2].SecretKeyRef.Key != "token" {
+		t.Errorf("env = %+v, want the later value for a repeated name, a value with '=', and the Secret reference", env)
+	}
+	_, err = Build(request(func(r *Request) {
+		r.Env = []string{"HF_TOKEN=hf_abc123", "MY-VAR=1", "NOEQUALS", "JUPYTER_TOKEN=x"}
+		r.EnvSecrets = []string{"DB=creds", "X=Not_A_Name:k"}
+	}), nil)
+	if err == nil {
+		t.Fatal("Build accepted bad env pairs")
+	}
+	for _, want := range []string{
+		"env HF_TOKEN=(value not shown): HF_TOKEN looks like it holds a secret", "pass --env-secret HF_TOKEN=SECRET:KEY",
+		`env "MY-VAR=1": the name "MY-VAR" may hold only letters, digits and '_'`, `env "NOEQUALS": give NAME=VALUE`,
+		`JUPYTER_TOKEN is set by labkit`, `env secret "DB=creds": give NAME=SECRET:KEY`, `"Not_A_Name" is not a Secret name`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hf_abc123") {
+		t.Errorf("the error shows the secret value: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,10 @@ type Request struct {
 	PasswordHash    string `json:"passwordHash,omitempty"`
 	TokenSecret     string `json:"tokenSecret,omitempty"`
 	ImagePullSecret string `json:"imagePullSecret,omitempty"`
+	// Env are NAME=VALUE pairs, in plain text in Git; EnvSecrets are NAME=SECRET:KEY, the value of NAME
+	// taken from key KEY of the Secret SECRET in the lab's namespace.
+	Env        []string `json:"env,omitempty"`
+	EnvSecrets []string `json:"envSecrets,omitempty"`
 }
 
 // Defaults fill what a request leaves empty.
@@ -73,7 +78,7 @@ func LoadRequest(path string) (Request, error) {
 		return r, fmt.Errorf("read spec file: %w", err)
 	}
 	if err := yaml.UnmarshalStrict(data, &r); err != nil {
-		return r, fmt.Errorf("spec file %s: %w (fields: name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, imagePullSecret)", path, err)
+		return r, fmt.Errorf("spec file %s: %w (fields: name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, imagePullSecret, env, envSecrets)", path, err)
 	}
 	return r, nil
 }
@@ -101,6 +106,8 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
 	}
+	env, envErrs := parseEnv(r.Env, r.EnvSecrets)
+	errs = append(errs, envErrs...)
 	fieldErrs := len(errs)
 	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
 	memory := quantity(&errs, "memory", r.Memory, `"32Gi"`)
@@ -157,6 +164,7 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 			Storage:         labkitv1alpha1.StorageSpec{Size: storage, StorageClassName: r.StorageClass},
 			Auth:            auth,
 			ImagePullSecret: r.ImagePullSecret,
+			Env:             env,
 		},
 	}
 	if count > 0 {
@@ -217,4 +225,65 @@ func quantity(errs *[]error, field, v, example string) resource.Quantity {
 		*errs = append(*errs, fmt.Errorf("%s %q must be greater than 0, e.g. %s", field, v, example))
 	}
 	return q
+}
+
+var (
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// secretLike is the API server's rule for names whose value must come from a Secret.
+	secretLike = regexp.MustCompile(`(?i)(PASSW(OR)?D|TOKEN|SECRET|(^|_)KEY($|_)|APIKEY|CREDENTIAL)`)
+)
+
+// parseEnv turns NAME=VALUE and NAME=SECRET:KEY pairs into the lab's environment, in order; a later
+// pair for the same name replaces an earlier one (flags after the spec file).
+func parseEnv(plain, fromSecrets []string) ([]labkitv1alpha1.EnvVar, []error) {
+	var env []labkitv1alpha1.EnvVar
+	var errs []error
+	put := func(v labkitv1alpha1.EnvVar) {
+		for i := range env {
+			if env[i].Name == v.Name {
+				env[i] = v
+				return
+			}
+		}
+		env = append(env, v)
+	}
+	checkName := func(flag, pair, name string) bool {
+		switch {
+		case !envName.MatchString(name):
+			errs = append(errs, fmt.Errorf("%s %q: the name %q may hold only letters, digits and '_', and not start with a digit", flag, pair, name))
+		case name == "JUPYTER_CONFIG_PATH" || name == "JUPYTER_TOKEN":
+			errs = append(errs, fmt.Errorf("%s %q: %s is set by labkit (--password-stdin or --token-secret sets the login)", flag, pair, name))
+		default:
+			return true
+		}
+		return false
+	}
+	for _, pair := range plain {
+		name, value, ok := strings.Cut(pair, "=")
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("env %q: give NAME=VALUE, e.g. DOCKER_STACKS_JUPYTER_CMD=notebook", pair))
+		case !checkName("env", pair, name):
+		case secretLike.MatchString(name):
+			// Never echo the value: it may be the secret itself.
+			errs = append(errs, fmt.Errorf("env %s=(value not shown): %s looks like it holds a secret, and Git would show it to anyone who can read the repository; "+
+				"put it in a Secret in the lab's namespace and pass --env-secret %s=SECRET:KEY", name, name, name))
+		default:
+			put(labkitv1alpha1.EnvVar{Name: name, Value: &value})
+		}
+	}
+	for _, pair := range fromSecrets {
+		name, ref, ok := strings.Cut(pair, "=")
+		secret, key, hasKey := strings.Cut(ref, ":")
+		switch {
+		case !ok || !hasKey || secret == "" || key == "":
+			errs = append(errs, fmt.Errorf("env secret %q: give NAME=SECRET:KEY, e.g. HF_TOKEN=hugging-face:token (key token of the Secret hugging-face)", pair))
+		case !checkName("env secret", pair, name):
+		case len(validation.IsDNS1123Subdomain(secret)) > 0:
+			errs = append(errs, fmt.Errorf("env secret %q: %q is not a Secret name: lower-case letters, digits, '-' and '.'", pair, secret))
+		default:
+			put(labkitv1alpha1.EnvVar{Name: name, SecretKeyRef: &labkitv1alpha1.EnvSecretKeyRef{Name: secret, Key: key}})
+		}
+	}
+	return env, errs
 }

@@ -58,6 +58,46 @@ type JupyterLabSpec struct {
 	// ImagePullSecret names a Secret in the lab's namespace used to pull Image.
 	// +optional
 	ImagePullSecret string `json:"imagePullSecret,omitempty"`
+
+	// Env are environment variables of the Jupyter server: plain values, which are in Git for anyone to
+	// read, or values from a Secret in the lab's namespace. A name that looks like it holds a secret
+	// (PASSWORD, TOKEN, SECRET, KEY, CREDENTIAL) must take its value from a Secret.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Env []EnvVar `json:"env,omitempty"`
+}
+
+// EnvVar is one environment variable of the Jupyter server.
+// +kubebuilder:validation:XValidation:rule="has(self.value) != has(self.secretKeyRef)",message="env needs exactly one of value (plain text, kept in Git) or secretKeyRef (a key of a Secret in the lab's namespace)"
+// +kubebuilder:validation:XValidation:rule="!has(self.value) || !self.name.matches('(?i)(PASSW(OR)?D|TOKEN|SECRET|(^|_)KEY($|_)|APIKEY|CREDENTIAL)')",message="this env name looks like it holds a secret, and a plain value would be readable by anyone with the Git repository: put it in a Secret in the lab's namespace and use secretKeyRef"
+// +kubebuilder:validation:XValidation:rule="!(self.name in ['JUPYTER_CONFIG_PATH', 'JUPYTER_TOKEN'])",message="JUPYTER_CONFIG_PATH and JUPYTER_TOKEN are set by labkit (spec.auth sets the token)"
+type EnvVar struct {
+	// Name of the variable: letters, digits and '_', not starting with a digit, e.g. DOCKER_STACKS_JUPYTER_CMD.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+	// Value in plain text.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value *string `json:"value,omitempty"`
+	// SecretKeyRef takes the value from a key of a Secret in the lab's namespace.
+	// +optional
+	SecretKeyRef *EnvSecretKeyRef `json:"secretKeyRef,omitempty"`
+}
+
+// EnvSecretKeyRef is a key of a Secret in the lab's namespace.
+type EnvSecretKeyRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // LabResources are CPU and memory for the lab's container.

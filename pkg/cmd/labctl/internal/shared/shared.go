@@ -172,6 +172,8 @@ func (r *RequestFlags) Bind(f *pflag.FlagSet) {
 	f.StringVar(&r.Req.StorageClass, "storage-class", "", "storage class of the volume (default: the cluster's)")
 	f.StringVar(&r.Req.TokenSecret, "token-secret", "", "log in with the token in this Secret's key \"token\" (in the lab's namespace)")
 	f.StringVar(&r.Req.ImagePullSecret, "image-pull-secret", "", "Secret used to pull the image")
+	f.StringArrayVar(&r.Req.Env, "env", nil, "environment variable NAME=VALUE of the Jupyter server, kept in Git in plain text (repeatable)")
+	f.StringArrayVar(&r.Req.EnvSecrets, "env-secret", nil, "environment variable NAME=SECRET:KEY, its value from key KEY of Secret SECRET in the lab's namespace (repeatable)")
 	f.BoolVar(&r.PasswordStdin, "password-stdin", false, "read the login password from stdin; only its argon2 hash is written")
 	f.StringVar(&r.Catalog, "catalog", "", "catalog file to check the request against (default: read the cluster)")
 	f.BoolVar(&r.SkipCatalog, "skip-catalog", false, "do not check the request against what the nodes offer")
@@ -195,6 +197,8 @@ func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in 
 		}
 		req = req.WithDefaults(spec)
 		req.PasswordHash, req.TokenSecret = firstOf(req.PasswordHash, spec.PasswordHash), firstOf(req.TokenSecret, spec.TokenSecret)
+		// The file's variables first, so that a flag for the same name wins.
+		req.Env, req.EnvSecrets = append(spec.Env, req.Env...), append(spec.EnvSecrets, req.EnvSecrets...)
 	}
 	profile, err := g.LoadProfile()
 	if err != nil {
