@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"github.com/labkit-dev/labkit/pkg/stack"
+
 	"context"
 	"fmt"
 	"os"
@@ -126,7 +128,7 @@ func waitForControllerLogging(ctx context.Context, t *testing.T, s *suite, marke
 	}
 	found, last := "", ""
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutNewPod, true, func(ctx context.Context) (bool, error) {
-		pods, err := cs.CoreV1().Pods(ControllerNamespace).List(ctx, metav1.ListOptions{LabelSelector: ControllerSelector})
+		pods, err := cs.CoreV1().Pods(stack.ControllerNamespace).List(ctx, metav1.ListOptions{LabelSelector: stack.ControllerSelector})
 		if err != nil {
 			return false, err
 		}
@@ -134,7 +136,7 @@ func waitForControllerLogging(ctx context.Context, t *testing.T, s *suite, marke
 			if p.DeletionTimestamp != nil || !podReady(&p) {
 				continue
 			}
-			logs, err := cs.CoreV1().Pods(ControllerNamespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			logs, err := cs.CoreV1().Pods(stack.ControllerNamespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 			if err == nil && strings.Contains(string(logs), marker) {
 				found = p.Name
 				return true, nil

@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"github.com/labkit-dev/labkit/pkg/stack"
+
 	"context"
 	"flag"
 	"fmt"
@@ -21,7 +23,7 @@ var (
 	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
 	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
 	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
-	providerFlag    = flag.String("provider", ProviderAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
+	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
 )
 
 var testenv env.Environment
@@ -35,12 +37,12 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	provider, err := ChooseProvider(ctx, "e2e", *providerFlag)
+	provider, err := stack.ChooseProvider(ctx, "e2e", *providerFlag)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if provider == ProviderLocal {
+	if provider == stack.ProviderLocal {
 		// Fake nodes run no containers: Jupyter, skaffold, Delve and Argo CD cannot run there.
 		skip := cfg.SkipLabels()
 		if skip == nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/assert"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // Values a feature's steps hand on through its context.
@@ -124,7 +125,7 @@ func buildLab(ctx context.Context, t *testing.T, fixture string) (*labkitv1alpha
 
 // refreshRoot makes Argo CD read the repository now rather than at its next poll.
 func refreshRoot(ctx context.Context, t *testing.T) {
-	if err := argocd.Refresh(ctx, from(ctx).client, "argocd", RootApp); err != nil {
+	if err := argocd.Refresh(ctx, from(ctx).client, "argocd", stack.RootApp); err != nil {
 		t.Error(err)
 	}
 }
@@ -143,7 +144,7 @@ func appSynced() features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		s, l := from(ctx), lab(ctx)
 		if _, err := argocd.WaitForApplication(ctx, s.client, "argocd", generator.AppName(l.Namespace, l.Name),
-			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", TimeoutAppSynced)); err != nil {
+			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", stack.TimeoutAppSynced)); err != nil {
 			t.Fatal(err)
 		}
 		return ctx

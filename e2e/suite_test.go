@@ -34,6 +34,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
 	"github.com/labkit-dev/labkit/pkg/manifests"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // Named timeouts, in one place (cluster-api's intervals). Generous: a loaded 2-core machine.
@@ -93,7 +94,7 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 	}
 	s.root = root
 	setUp := s.setUpKind
-	if s.provider == ProviderLocal {
+	if s.provider == stack.ProviderLocal {
 		setUp = s.setUpLocal
 	}
 	if err := setUp(ctx, cfg); err != nil {
@@ -109,7 +110,7 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 
 // setUpKind makes (or reuses) the kind cluster, deploys the controller with skaffold and installs Argo CD.
 func (s *suite) setUpKind(ctx context.Context, cfg *envconf.Config) error {
-	k, err := UpKind(ctx, KindOptions{Root: s.root, Name: ClusterName, ArgoCDManifest: *argoManifest,
+	k, err := stack.UpKind(ctx, stack.KindOptions{Root: s.root, Name: stack.ClusterName, ArgoCDManifest: *argoManifest,
 		Log: s.log, Output: prefixWriter("skaffold: "), Step: s.time})
 	if k.Cluster != nil {
 		s.cluster = k.Cluster
@@ -135,7 +136,7 @@ func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
 	if err := s.connect(c.Config); err != nil {
 		return err
 	}
-	nodes, err := fakenodes.LoadFile(s.path("kind-config.yaml"), ClusterName)
+	nodes, err := fakenodes.LoadFile(s.path("kind-config.yaml"), stack.ClusterName)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
 func (s *suite) connect(cfg *rest.Config) error {
 	s.cfg = cfg
 	var err error
-	s.client, err = NewClient(cfg)
+	s.client, err = stack.NewClient(cfg)
 	return err
 }
 
@@ -185,14 +186,14 @@ func (s *suite) connect(cfg *rest.Config) error {
 // CD runs, points a root Application (app of apps) at it.
 func (s *suite) serveGit(ctx context.Context) error {
 	host := "127.0.0.1"
-	if s.provider == ProviderKind {
+	if s.provider == stack.ProviderKind {
 		gw, err := kindcluster.GatewayAddress(ctx)
 		if err != nil {
 			return err
 		}
 		host = gw
 	}
-	g, err := ServeGitOps(ctx, s.client, host, s.provider == ProviderKind, s.log)
+	g, err := stack.ServeGitOps(ctx, s.client, host, s.provider == stack.ProviderKind, s.log)
 	s.git, s.publisher = g.Server, g.Publisher
 	return err
 }
@@ -276,7 +277,7 @@ func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.
 	s.mu.Lock()
 	s.failed = true
 	s.mu.Unlock()
-	namespaces := []string{"argocd", ControllerNamespace}
+	namespaces := []string{"argocd", stack.ControllerNamespace}
 	if ns, ok := ctx.Value(namespaceKey{}).(string); ok {
 		namespaces = append(namespaces, ns)
 	}
@@ -291,7 +292,7 @@ func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.
 			corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
 			schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"},
 		),
-		evidence.WithPodLogs(ControllerNamespace, ControllerSelector))
+		evidence.WithPodLogs(stack.ControllerNamespace, stack.ControllerSelector))
 	t.Logf("evidence in %s (%v)", dir, err)
 	return ctx, nil
 }

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 )
 
@@ -96,12 +96,12 @@ func startController(ctx context.Context, bin, kubeconfig string, extra []string
 // clusterController is the controller skaffold deployed: its metrics are read through the API server's
 // proxy to its pod, and its RSS is sampled from them every second for the peak.
 func clusterController(ctx context.Context, cfg *rest.Config, c client.Client) (*controller, error) {
-	sel, err := labels.Parse(e2e.ControllerSelector)
+	sel, err := labels.Parse(stack.ControllerSelector)
 	if err != nil {
 		return nil, err
 	}
 	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(e2e.ControllerNamespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := c.List(ctx, pods, client.InNamespace(stack.ControllerNamespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, err
 	}
 	var pod string
@@ -111,14 +111,14 @@ func clusterController(ctx context.Context, cfg *rest.Config, c client.Client) (
 		}
 	}
 	if pod == "" {
-		return nil, fmt.Errorf("no running labkit-controller pod in namespace %s", e2e.ControllerNamespace)
+		return nil, fmt.Errorf("no running labkit-controller pod in namespace %s", stack.ControllerNamespace)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	ctrl := &controller{get: func(ctx context.Context) (io.ReadCloser, error) {
-		return cs.CoreV1().Pods(e2e.ControllerNamespace).ProxyGet("http", pod, "8080", "metrics", nil).Stream(ctx)
+		return cs.CoreV1().Pods(stack.ControllerNamespace).ProxyGet("http", pod, "8080", "metrics", nil).Stream(ctx)
 	}}
 	sampling, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -136,9 +136,9 @@ func clusterController(ctx context.Context, cfg *rest.Config, c client.Client) (
 	ctrl.stop = func() error { cancel(); <-done; return nil }
 	if _, err := ctrl.scrape(ctx); err != nil {
 		ctrl.stop()
-		return nil, fmt.Errorf("controller pod %s/%s metrics: %w", e2e.ControllerNamespace, pod, err)
+		return nil, fmt.Errorf("controller pod %s/%s metrics: %w", stack.ControllerNamespace, pod, err)
 	}
-	fmt.Printf("bench-scale: labkit-controller runs in pod %s/%s\n", e2e.ControllerNamespace, pod)
+	fmt.Printf("bench-scale: labkit-controller runs in pod %s/%s\n", stack.ControllerNamespace, pod)
 	return ctrl, nil
 }
 

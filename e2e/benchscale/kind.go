@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
@@ -53,7 +53,7 @@ func runKind(ctx context.Context, o options) (err error) {
 	}
 
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
-	k, err := e2e.UpKind(ctx, e2e.KindOptions{Root: root, Name: o.cluster, Log: log, Output: os.Stderr,
+	k, err := stack.UpKind(ctx, stack.KindOptions{Root: root, Name: o.cluster, Log: log, Output: os.Stderr,
 		ArgoCD: argoCDForScale, Step: func(what string, start time.Time) { r.add(what, "%.1f s", time.Since(start).Seconds()) }})
 	if k.Cluster != nil {
 		defer func() {
@@ -120,7 +120,7 @@ func runKind(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	g, err := e2e.ServeGitOps(ctx, c, gw, true, log)
+	g, err := stack.ServeGitOps(ctx, c, gw, true, log)
 	if g.Server != nil {
 		defer func() { err = errors.Join(err, g.Server.Close()) }()
 	}
@@ -138,10 +138,10 @@ func runKind(ctx context.Context, o options) (err error) {
 			return err
 		}
 		r.add(fmt.Sprintf("one commit of %d labs and their Applications pushed", len(labs)), "%.1f s", time.Since(start).Seconds())
-		if err := argocd.Refresh(ctx, c, e2e.ArgoCDNamespace, e2e.RootApp); err != nil {
+		if err := argocd.Refresh(ctx, c, stack.ArgoCDNamespace, stack.RootApp); err != nil {
 			return err
 		}
-		_, err = argocd.WaitForApplication(ctx, c, e2e.ArgoCDNamespace, e2e.RootApp, argocd.AtRevision(res.Commit),
+		_, err = argocd.WaitForApplication(ctx, c, stack.ArgoCDNamespace, stack.RootApp, argocd.AtRevision(res.Commit),
 			argocd.WaitTimeout("wait-root-app-synced", timeoutLabsReady))
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
@@ -36,7 +36,7 @@ type lab = *labkitv1alpha1.JupyterLab
 func newClient(cfg *rest.Config) (client.WithWatch, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit
-	return e2e.NewClient(cfg)
+	return stack.NewClient(cfg)
 }
 
 // planLabs makes labs that fill every GPU of the pools exactly: each asks for a quarter of a node's

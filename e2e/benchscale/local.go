@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/localcluster"
@@ -41,7 +41,7 @@ func runLocal(ctx context.Context, o options) (err error) {
 			return err
 		}
 	}
-	pools, err := fakenodes.LoadFile(filepath.Join(root, "kind-config.yaml"), e2e.ClusterName)
+	pools, err := fakenodes.LoadFile(filepath.Join(root, "kind-config.yaml"), stack.ClusterName)
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 func main() {
 	var o options
-	flag.StringVar(&o.provider, "provider", e2e.ProviderAuto, "where to run: kind (needs Docker; adds the GitOps path), local (Docker-free), or auto: kind if a Docker engine answers, else local")
+	flag.StringVar(&o.provider, "provider", stack.ProviderAuto, "where to run: kind (needs Docker; adds the GitOps path), local (Docker-free), or auto: kind if a Docker engine answers, else local")
 	flag.StringVar(&o.cluster, "cluster", "labkit-scale", "on kind: the cluster the run makes, and deletes after")
 	flag.BoolVar(&o.keepCluster, "keep-cluster", false, "on kind: keep the cluster after the run, for a look")
 	flag.StringVar(&o.root, "root", ".", "the project: kind-config.yaml and cmd/")
@@ -37,10 +37,10 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	provider, err := e2e.ChooseProvider(ctx, "bench-scale", o.provider)
+	provider, err := stack.ChooseProvider(ctx, "bench-scale", o.provider)
 	if err == nil {
 		run := runLocal
-		if provider == e2e.ProviderKind {
+		if provider == stack.ProviderKind {
 			run = runKind
 		}
 		err = run(ctx, o)

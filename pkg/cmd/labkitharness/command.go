@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/e2e"
+	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 )
@@ -32,7 +32,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&flags.name, "name", e2e.ClusterName, "cluster name")
+	root.PersistentFlags().StringVar(&flags.name, "name", stack.ClusterName, "cluster name")
 	cluster := &cobra.Command{Use: "cluster", Short: "Create, show or delete the cluster"}
 	up := &cobra.Command{
 		Use:   "up",
@@ -55,7 +55,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		},
 	}
 	up.Flags().StringVar(&flags.config, "config", "kind-config.yaml", "kind config of the cluster")
-	up.Flags().StringSliceVar(&flags.images, "image", e2e.Images, "images to preload from the local Docker")
+	up.Flags().StringSliceVar(&flags.images, "image", stack.Images, "images to preload from the local Docker")
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Delete the cluster",

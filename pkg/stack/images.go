@@ -1,8 +1,6 @@
-// Package e2e is labkit's end-to-end suite (the _test files, build tag e2e) and the settings it shares
-// with the labkit-harness command.
-package e2e
+package stack
 
-// ClusterName is the kind cluster the suite runs on.
+// ClusterName is the kind cluster the e2e suite, make dev and make debug run on.
 const ClusterName = "labkit"
 
 // Images are the upstream images the suite's pods run, preloaded into the kind nodes from the local
