@@ -37,6 +37,7 @@ type Server struct {
 	ln      net.Listener
 	srv     *http.Server
 	served  chan struct{} // closed when Serve returned
+	urlHost string        // the host URL hands out; the listen address's when empty
 	log     logr.Logger
 }
 
@@ -44,8 +45,8 @@ type Server struct {
 type Option interface{ apply(*config) error }
 
 type config struct {
-	address, root string
-	log           logr.Logger
+	address, root, urlHost string
+	log                    logr.Logger
 }
 
 type optionFunc func(*config) error
@@ -57,14 +58,23 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 // gateway of the kind network (such as "172.18.0.1:0"). Unspecified addresses (0.0.0.0, ::) are refused.
 func WithAddress(addr string) Option {
 	return optionFunc(func(c *config) error {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("listen address %q: %w", addr, err)
 		}
-		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-			return fmt.Errorf("listen address %q has no host clients could reach: give one, such as the kind network's gateway 172.18.0.1:0", addr)
-		}
 		c.address = addr
+		return nil
+	})
+}
+
+// WithURLHost is the host name URL hands out instead of the listen address's host, with the port the
+// server listens on: for a server in a container, listening on 0.0.0.0, the container's name on its
+// network (such as "labkit-demo-git").
+func WithURLHost(host string) Option {
+	return optionFunc(func(c *config) error {
+		if host == "" || strings.ContainsAny(host, ":/") {
+			return fmt.Errorf("URL host %q: give a host name or address without a port, such as labkit-demo-git", host)
+		}
+		c.urlHost = host
 		return nil
 	})
 }
@@ -103,11 +113,16 @@ func Start(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	if host, _, _ := net.SplitHostPort(c.address); c.urlHost == "" {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			return nil, fmt.Errorf("listen address %q has no host clients could reach: give one, such as the kind network's gateway 172.18.0.1:0, or name the host for URLs with WithURLHost", c.address)
+		}
+	}
 	execPath, err := exec.Command(ctx, "git", "--exec-path").Output()
 	if err != nil {
 		return nil, fmt.Errorf("find git http-backend: %w", err)
 	}
-	s := &Server{root: c.root, served: make(chan struct{}), log: c.log}
+	s := &Server{root: c.root, urlHost: c.urlHost, served: make(chan struct{}), log: c.log}
 	if s.root == "" {
 		if s.root, err = os.MkdirTemp("", "gitserver-"); err != nil {
 			return nil, fmt.Errorf("make a repository root: %w", err)
@@ -180,7 +195,14 @@ func (s *Server) CreateRepo(name string) (string, error) {
 }
 
 // URL returns the address of repository name (made or not) for clients, such as http://172.18.0.1:41234/labs.git.
-func (s *Server) URL(name string) string { return "http://" + s.Addr() + "/" + name + ".git" }
+func (s *Server) URL(name string) string {
+	addr := s.Addr()
+	if s.urlHost != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		addr = net.JoinHostPort(s.urlHost, port)
+	}
+	return "http://" + addr + "/" + name + ".git"
+}
 
 // Addr returns the host:port the server listens on, with the port it picked.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

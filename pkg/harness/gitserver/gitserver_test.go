@@ -107,6 +107,7 @@ func TestStartRefusesBadOptions(t *testing.T) {
 		{"an address without a port", gitserver.WithAddress("127.0.0.1"), `listen address "127.0.0.1"`},
 		{"a root that does not exist", gitserver.WithRoot(filepath.Join(file, "x")), "repository root"},
 		{"a root that is a file", gitserver.WithRoot(file), "is not a directory"},
+		{"a URL host with a port", gitserver.WithURLHost("git:8080"), `URL host "git:8080": give a host name or address without a port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +120,19 @@ func TestStartRefusesBadOptions(t *testing.T) {
 				t.Fatalf("Start() = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestAServerOnEveryAddressHandsOutItsURLHost(t *testing.T) {
+	t.Parallel()
+	s, err := gitserver.Start(t.Context(), gitserver.WithAddress("0.0.0.0:0"), gitserver.WithURLHost("labkit-demo-git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, port, _ := net.SplitHostPort(s.Addr())
+	if got, want := s.URL("labs"), "http://labkit-demo-git:"+port+"/labs.git"; got != want {
+		t.Errorf("URL = %s, want %s", got, want)
 	}
 }
 

@@ -60,6 +60,7 @@ type options struct {
 	retain     bool
 	wait       time.Duration
 	log        logr.Logger
+	hostPorts  map[int32]int32 // containerPort -> hostPort
 }
 
 type optionFunc func(*options)
@@ -75,6 +76,17 @@ func WithNodeImage(image string) Option { return optionFunc(func(o *options) { o
 // WithKubeconfig is where the cluster's kubeconfig is written; default
 // $XDG_CACHE_HOME/kindcluster/<name>.kubeconfig, so the user's ~/.kube/config is left alone.
 func WithKubeconfig(path string) Option { return optionFunc(func(o *options) { o.kubeconfig = path }) }
+
+// WithHostPort changes the host port of the config's extraPortMappings for containerPort, so that two
+// clusters made from one config can both run: e.g. a demo cluster next to the e2e one.
+func WithHostPort(containerPort, hostPort int32) Option {
+	return optionFunc(func(o *options) {
+		if o.hostPorts == nil {
+			o.hostPorts = map[int32]int32{}
+		}
+		o.hostPorts[containerPort] = hostPort
+	})
+}
 
 // WithRetain keeps the node containers of a failed creation, for debugging.
 func WithRetain(retain bool) Option { return optionFunc(func(o *options) { o.retain = retain }) }
@@ -115,6 +127,9 @@ func Up(ctx context.Context, name string, opts ...Option) (*Cluster, error) {
 	raw, err := os.ReadFile(o.configFile)
 	if err != nil {
 		return nil, fmt.Errorf("read kind config: %w", err)
+	}
+	if raw, err = setHostPorts(raw, o.hostPorts); err != nil {
+		return nil, fmt.Errorf("kind config %s: %w", o.configFile, err)
 	}
 	sum := sha256.Sum256(append(raw, o.nodeImage...))
 	hash := hex.EncodeToString(sum[:])
