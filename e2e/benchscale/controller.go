@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // controller is labkit-controller under measurement: its Prometheus metrics, and its process on the

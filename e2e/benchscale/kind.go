@@ -16,11 +16,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // runKind is the benchmark on kind: a cluster of its own, with the controller deployed by skaffold and
@@ -53,7 +53,8 @@ func runKind(ctx context.Context, o options) (err error) {
 	}
 
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
-	k, err := stack.UpKind(ctx, stack.KindOptions{Root: root, Name: o.cluster, Log: log, Output: os.Stderr,
+	// Its own ingress port, so that it runs beside the e2e cluster.
+	k, err := stack.UpKind(ctx, stack.KindOptions{Root: root, Name: o.cluster, Log: log, Output: os.Stderr, IngressHostPort: 38085,
 		ArgoCD: argoCDForScale, Step: func(what string, start time.Time) { r.add(what, "%.1f s", time.Since(start).Seconds()) }})
 	if k.Cluster != nil {
 		defer func() {

@@ -23,11 +23,11 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/pkg/stack"
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 type lab = *labkitv1alpha1.JupyterLab

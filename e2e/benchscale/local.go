@@ -12,12 +12,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/localcluster"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 	"github.com/labkit-dev/labkit/pkg/manifests"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // Named timeouts: generous, for a loaded 2-core machine. They bound a broken run, not the figures.

@@ -1,5 +1,7 @@
 package stack
 
+import "github.com/labkit-dev/labkit/pkg/harness/traefik"
+
 // ClusterName is the kind cluster the e2e suite, make dev and make debug run on.
 const ClusterName = "labkit"
 
@@ -12,4 +14,5 @@ var Images = []string{
 	"quay.io/jupyter/minimal-notebook:python-3.11",
 	"gcr.io/k8s-skaffold/skaffold-debug-support/go:latest",
 	"busybox:1.35",
+	traefik.DefaultImage,
 }

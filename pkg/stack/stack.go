@@ -1,22 +1,27 @@
 package stack
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/controller"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/gitops"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
@@ -24,6 +29,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
+	"github.com/labkit-dev/labkit/pkg/harness/traefik"
 )
 
 // The GitOps repository the harness serves, and the Argo CD Application (app of apps) that syncs it.
@@ -103,9 +109,12 @@ type KindOptions struct {
 	Name           string          // the kind cluster
 	ArgoCDManifest string          // a file or an http(s) URL; empty for the pinned argo-cd module's
 	ArgoCD         []argocd.Option // more, e.g. sizing it for many Applications
-	Log            logr.Logger
-	Output         io.Writer                          // skaffold's output
-	Step           func(what string, start time.Time) // told when each step is done; may be nil
+	// IngressHostPort is where the host reaches the ingress controller; IngressHostPort when 0. Another
+	// port than kind-config.yaml's lets a second cluster run beside the e2e one.
+	IngressHostPort int32
+	Log             logr.Logger
+	Output          io.Writer                          // skaffold's output
+	Step            func(what string, start time.Time) // told when each step is done; may be nil
 }
 
 func (o KindOptions) path(rel string) string { return filepath.Join(o.Root, rel) }
@@ -116,13 +125,19 @@ func (o KindOptions) step(what string, start time.Time) {
 	}
 }
 
-// UpKind makes (or reuses) the kind cluster, preloads Images, deploys the controller with skaffold
-// and installs Argo CD. Its Cluster is set as soon as the cluster exists, also when a later step fails,
-// so that the caller can clean it up.
+// UpKind makes (or reuses) the kind cluster, preloads Images, deploys the controller with skaffold,
+// installs Argo CD and the ingress controller, and points the controller's ingress settings at it. Its
+// Cluster is set as soon as the cluster exists, also when a later step fails, so that the caller can
+// clean it up.
 func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	k := &Kind{}
 	start := time.Now()
-	c, err := kindcluster.Up(ctx, o.Name, kindcluster.WithConfigFile(o.path("kind-config.yaml")), kindcluster.WithLogger(o.Log))
+	hostPort := cmp.Or(o.IngressHostPort, IngressHostPort)
+	kindOpts := []kindcluster.Option{kindcluster.WithConfigFile(o.path("kind-config.yaml")), kindcluster.WithLogger(o.Log)}
+	if hostPort != IngressHostPort {
+		kindOpts = append(kindOpts, kindcluster.WithHostPort(IngressNodePort, hostPort))
+	}
+	c, err := kindcluster.Up(ctx, o.Name, kindOpts...)
 	k.Cluster = c
 	if err != nil {
 		return k, err
@@ -166,11 +181,56 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	case m != "":
 		argoOpts = append(argoOpts, argocd.WithManifestFile(m))
 	}
-	if err := argocd.Install(ctx, k.Client, append(argoOpts, o.ArgoCD...)...); err != nil {
-		return k, err
+	// Argo CD and the ingress controller do not depend on each other: install them side by side.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := argocd.Install(gctx, k.Client, append(argoOpts, o.ArgoCD...)...); err != nil {
+			return err
+		}
+		o.step("Argo CD ready", start)
+		return nil
+	})
+	g.Go(func() error {
+		start := time.Now()
+		if err := InstallIngress(gctx, k.Client, hostPort, o.Log); err != nil {
+			return err
+		}
+		o.step("ingress controller ready, labs at http://<lab>.<namespace>."+IngressDomain+":"+strconv.Itoa(int(hostPort))+"/", start)
+		return nil
+	})
+	return k, g.Wait()
+}
+
+// The ingress: Traefik's web entrypoint is node port IngressNodePort of every node, which
+// kind-config.yaml maps to 127.0.0.1:IngressHostPort; labs get hosts under IngressDomain, which
+// browsers resolve to the loopback address.
+const (
+	IngressNodePort int32 = 30080
+	IngressHostPort int32 = 38080
+	IngressDomain         = "localhost"
+)
+
+// InstallIngress installs Traefik, pinned, and sets the controller's settings so that every lab gets
+// an Ingress at <lab>.<namespace>.localhost, reached on hostPort. The settings are written with
+// server-side apply, so skaffold applying the install manifests again (make dev) keeps them.
+func InstallIngress(ctx context.Context, c client.Client, hostPort int32, log logr.Logger) error {
+	if err := traefik.Install(ctx, c, traefik.WithNodePort(IngressNodePort), traefik.WithLogger(log)); err != nil {
+		return err
 	}
-	o.step("Argo CD ready", start)
-	return k, nil
+	settings := fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: %s, namespace: %s}
+data:
+  %s: %s
+  %s: %s
+  %s: "%d"
+`, controller.DefaultSettings.Name, controller.DefaultSettings.Namespace,
+		controller.SettingIngressDomain, IngressDomain, controller.SettingIngressClassName, traefik.DefaultIngressClass,
+		controller.SettingIngressPort, hostPort)
+	if _, err := apply.Apply(ctx, c, []byte(settings)); err != nil {
+		return fmt.Errorf("set the controller's ingress settings: %w", err)
+	}
+	return nil
 }
 
 // GitOps is the repository the harness serves, and the publisher that writes labs to it as labctl does.
@@ -181,8 +241,7 @@ type GitOps struct {
 }
 
 // ServeGitOps serves the GitOps repository on host (an address the cluster reaches the host at) and
-// seeds it. With argo, it points the root Application at it and waits until Argo CD has synced the
-// seed. The caller closes Server, also on error when it is set.
+// seeds it (SeedGitOps). The caller closes Server, also on error when it is set.
 func ServeGitOps(ctx context.Context, c client.Client, host string, argo bool, log logr.Logger) (*GitOps, error) {
 	g := &GitOps{}
 	var err error
@@ -193,10 +252,19 @@ func ServeGitOps(ctx context.Context, c client.Client, host string, argo bool, l
 	if err != nil {
 		return g, err
 	}
-	repo, err := gitops.New(url, Branch, gitops.WithAuthor("labkit e2e", "e2e@labkit.dev"))
+	g.Publisher, g.Seed, err = SeedGitOps(ctx, c, url, url, argo)
+	return g, err
+}
+
+// SeedGitOps makes the first commit of the repository at pushURL, if it has none, and returns the
+// publisher that writes labs to it as labctl does, for Argo CD reading it at argoURL. With argo, it
+// points the root Application at it and waits until Argo CD has synced the branch.
+func SeedGitOps(ctx context.Context, c client.Client, pushURL, argoURL string, argo bool) (*generator.Publisher, string, error) {
+	repo, err := gitops.New(pushURL, Branch, gitops.WithAuthor("labkit e2e", "e2e@labkit.dev"))
 	if err != nil {
-		return g, err
+		return nil, "", err
 	}
+	var seed string
 	seeded, err := repo.Commit(ctx, "Start the GitOps repository", func(*gitops.Tree) ([]gitops.Change, error) {
 		return []gitops.Change{
 			{Path: "README.md", Content: []byte("Labs, written by labctl; synced by Argo CD (docs/gitops-layout.md of labkit).\n")},
@@ -204,23 +272,29 @@ func ServeGitOps(ctx context.Context, c client.Client, host string, argo bool, l
 			{Path: generator.AppsDir + "/README.md", Content: []byte("One Argo CD Application per lab.\n")},
 		}, nil
 	})
-	if err != nil {
-		return g, err
+	switch {
+	case errors.Is(err, gitops.ErrNoChanges): // seeded before: a repository kept from an earlier run
+	case err != nil:
+		return nil, "", err
+	default:
+		seed = seeded.Commit
 	}
-	g.Seed = seeded.Commit
-	target := generator.Target{RepoURL: url, Revision: Branch}
-	g.Publisher = &generator.Publisher{Repo: repo, Target: target}
+	target := generator.Target{RepoURL: argoURL, Revision: Branch}
+	pub := &generator.Publisher{Repo: repo, Target: target}
 	if !argo {
-		return g, nil
+		return pub, seed, nil
 	}
 	root, err := generator.RenderRootApplication(RootApp, target)
 	if err != nil {
-		return g, err
+		return pub, seed, err
 	}
 	if _, err := apply.Apply(ctx, c, root); err != nil {
-		return g, err
+		return pub, seed, err
 	}
-	_, err = argocd.WaitForApplication(ctx, c, ArgoCDNamespace, RootApp, argocd.AtRevision(g.Seed),
-		argocd.WaitTimeout("wait-root-app-synced", TimeoutAppSynced))
-	return g, err
+	var waitOpts []argocd.WaitOption
+	if seed != "" {
+		waitOpts = append(waitOpts, argocd.AtRevision(seed))
+	}
+	_, err = argocd.WaitForApplication(ctx, c, ArgoCDNamespace, RootApp, append(waitOpts, argocd.WaitTimeout("wait-root-app-synced", TimeoutAppSynced))...)
+	return pub, seed, err
 }
