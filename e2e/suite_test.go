@@ -174,6 +174,14 @@ func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
 	return nil
 }
 
+// kubeconfig is the path of the cluster's kubeconfig, for tools that read one.
+func (s *suite) kubeconfig() string {
+	if s.local != nil {
+		return s.local.Kubeconfig
+	}
+	return s.cluster.Kubeconfig
+}
+
 // connect makes the suite's client.
 func (s *suite) connect(cfg *rest.Config) error {
 	s.cfg = cfg

@@ -35,7 +35,7 @@ const (
 	serverConfigFile   = "jupyter_server_config.json"
 	notebookConfigFile = "jupyter_notebook_config.json"
 	configMountPath    = "/etc/labkit/jupyter"
-	configPathEnv   = "JUPYTER_CONFIG_PATH"
+	configPathEnv      = "JUPYTER_CONFIG_PATH"
 	// tokenEnv is read by Jupyter Server as its token.
 	tokenEnv = "JUPYTER_TOKEN"
 	// configHashAnnotation restarts the pod when the server config changes.
