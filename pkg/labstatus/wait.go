@@ -93,7 +93,7 @@ func Wait(ctx context.Context, src Sources, namespace, name string, opts ...Wait
 	for _, opt := range opts {
 		opt.apply(o)
 	}
-	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}}
+	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}, said: map[string]bool{}}
 	start := time.Now()
 	var done *Status
 	err := wait.PollUntilContextCancel(ctx, o.interval, true, func(ctx context.Context) (bool, error) {
@@ -119,6 +119,7 @@ type waiter struct {
 	namespace, name string
 	o               *waitOptions
 	last            string // the last line reported
+	said            map[string]bool
 	noArgo          bool   // the cluster has no Argo CD
 	synced          bool   // Argo CD synced the commit
 	seenEvents      map[types.UID]bool
@@ -127,11 +128,12 @@ type waiter struct {
 	unschedulableSince time.Time
 }
 
-// say reports a line unless it is the last one reported.
+// say reports a line, once: the status is read again and again, and a step is news only the first time.
 func (w *waiter) say(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
-	if line != w.last {
-		w.last = line
+	w.last = line
+	if !w.said[line] {
+		w.said[line] = true
 		w.o.progress(line)
 	}
 }
@@ -191,6 +193,10 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 		w.failed = fmt.Errorf("%w: %s", ErrFailed, oneLine(ready.Message))
 		return nil, w.failed
 	case labkitv1alpha1.PhaseReady:
+		if w.o.commit != "" && !w.noArgo && !w.synced {
+			w.say("ready; waiting for Argo CD to report the sync")
+			return nil, nil
+		}
 	default:
 		if ready != nil {
 			w.say("starting: %s", oneLine(ready.Message))
@@ -235,15 +241,12 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	if op := s.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
 		return fmt.Errorf("%w: application %s: %s", ErrSyncFailed, appName, oneLine(op.Message))
 	}
-	atCommit := w.o.commit == "" || s.Sync.Revision == w.o.commit
-	switch {
-	case s.Sync.Status == argocd.SyncStatusSynced && atCommit:
+	// Once Argo CD has made the lab, a sync at a later commit (someone else's push) is as good.
+	atCommit := w.o.commit == "" || s.Sync.Revision == w.o.commit || labFound
+	if s.Sync.Status == argocd.SyncStatusSynced && atCommit {
 		w.synced = true
 		w.say("Argo CD synced application %s at %s", appName, short(s.Sync.Revision))
-	case labFound:
-		// Argo CD created the lab; it may have synced a later commit already.
-		w.synced = true
-	default:
+	} else if !labFound {
 		w.say("Argo CD: application %s is %s at %s", appName, orUnknown(s.Sync.Status), short(s.Sync.Revision))
 	}
 	return nil
