@@ -112,6 +112,10 @@ BENCH_SCALE_FLAGS ?=
 bench-scale: tools local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok), labs filling every GPU, and print a table (PROVIDER=kind adds the GitOps path).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . --provider=$(PROVIDER) $(BENCH_SCALE_FLAGS)
 
+.PHONY: bench-reach
+bench-reach: tools ## On kind: time labctl create --wait to the lab answering through the ingress, 5 labs, and print a table.
+	$(GO) run ./e2e/benchreach --root .
+
 ##@ Build
 
 .PHONY: build
@@ -120,7 +124,17 @@ build: ## Build labctl and labkit-controller into bin/.
 	$(GO) build -o $(LOCALBIN)/labkit-controller ./cmd/labkit-controller
 
 .PHONY: demo
-demo: build ## Request a lab with labctl against docs/examples/catalog.yaml and push it to a local Git remote.
+demo: $(KIND) $(KUBECTL) $(SKAFFOLD) build harness ## Bring up kind, the controller, Argo CD and an ingress, request a lab with labctl, print its URL (make demo-down removes it).
+	@# The demo's Git server runs in a container from a Linux build of labkit-harness.
+	CGO_ENABLED=0 GOOS=linux $(GO) build -o $(LOCALBIN)/linux/labkit-harness ./cmd/labkit-harness
+	$(HARNESS) demo up --root .
+
+.PHONY: demo-down
+demo-down: harness ## Remove what make demo made: its cluster, Git server and repository.
+	$(HARNESS) demo down
+
+.PHONY: demo-offline
+demo-offline: build ## Without a cluster: request a lab against docs/examples/catalog.yaml and push it to a local Git remote.
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	git init --quiet --bare --initial-branch=main "$$tmp/gitops.git"; \
 	set -x; \
@@ -158,6 +172,15 @@ run: manifests generate ## Run the controller against the cluster of the current
 	$(GO) run ./cmd/labkit-controller
 
 ##@ Tools
+
+# Debian's packages for the browser tests: Chromium, and a Jupyter server for pkg/harness/browser's own test.
+BROWSER_DEBS := chromium jupyter-notebook python3-notebook python3-ipykernel python3-argon2
+.PHONY: browser-deps
+browser-deps: ## Install Chromium and a Jupyter server from Debian's packages (root on Debian); elsewhere say what is missing.
+	@if command -v chromium >/dev/null && command -v jupyter-notebook >/dev/null; then echo "browser test packages present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_DEBS) >/dev/null && echo "installed $(BROWSER_DEBS)"; \
+	else echo "browser tests will be skipped: install $(BROWSER_DEBS) (Debian's names), or set LABKIT_CHROMIUM"; fi
 
 .PHONY: tools
 tools: $(CONTROLLER_GEN) envtest $(KIND) $(KUBECTL) $(SKAFFOLD) $(DLV) $(GOTESTSUM) ## Build every tool into bin/.

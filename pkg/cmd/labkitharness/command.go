@@ -11,9 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/labkit-dev/labkit/pkg/stack"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 type flagpole struct {
@@ -28,7 +28,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 	log := logr.FromSlogHandler(slog.NewTextHandler(errOut, nil))
 	root := &cobra.Command{
 		Use:           "labkit-harness",
-		Short:         "The kind cluster with fake GPU nodes that labkit's e2e suite, make dev and make debug use",
+		Short:         "The kind cluster with fake GPU nodes that labkit's e2e suite, make dev and make debug use, and make demo",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -118,6 +118,6 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		},
 	}
 	cluster.AddCommand(up, down, kubeconfig, status)
-	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out))
+	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out), newDemoCommand(log, out), newGitCommand(log, out))
 	return root
 }
