@@ -69,7 +69,9 @@ func run(ctx context.Context, root string, runs int, keep bool) (err error) {
 	}
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	k, err := stack.UpKind(ctx, stack.KindOptions{Root: root, Name: stack.ClusterName, Log: log, Output: os.Stderr,
-		Step: func(what string, start time.Time) { fmt.Fprintf(os.Stderr, "bench-reach: %s (%.1f s)\n", what, time.Since(start).Seconds()) }})
+		Step: func(what string, start time.Time) {
+			fmt.Fprintf(os.Stderr, "bench-reach: %s (%.1f s)\n", what, time.Since(start).Seconds())
+		}})
 	if k != nil && k.Cluster != nil && k.Cluster.Created && !keep {
 		defer func() { err = errors.Join(err, k.Cluster.Down()) }()
 	}
