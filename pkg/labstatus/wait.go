@@ -120,8 +120,8 @@ type waiter struct {
 	o               *waitOptions
 	last            string // the last line reported
 	said            map[string]bool
-	noArgo          bool   // the cluster has no Argo CD
-	synced          bool   // Argo CD synced the commit
+	noArgo          bool // the cluster has no Argo CD
+	synced          bool // Argo CD synced the commit
 	seenEvents      map[types.UID]bool
 	failed          error
 	// unschedulableSince is when the lab was first seen Unschedulable, zero when it is not.
