@@ -149,19 +149,7 @@ func statusJoinsAll(name string) features.Func {
 // and runs a cell in a new notebook. Where Chromium is missing it skips, saying so.
 func inBrowser(url func(ctx context.Context) string) features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-		b := startBrowser(ctx, t)
-		j, err := b.OpenJupyter(ctx, url(ctx), ctx.Value(passwordKey{}).(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := j.RunInNewNotebook(ctx, "print(6*7)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimSpace(out) != "42" {
-			t.Errorf("the cell printed %q, want 42", out)
-		}
-		t.Logf("%s UI at %s ran print(6*7): %s", j.UI(), url(ctx), strings.TrimSpace(out))
+		runs42(ctx, t, startBrowser(ctx, t), url(ctx))
 		return ctx
 	}
 }
@@ -221,19 +209,26 @@ func throughOpen(name string) features.Func {
 		if _, err := b.OpenJupyter(ctx, local, "not-the-password"); !errors.Is(err, browser.ErrLoginRefused) {
 			t.Errorf("logging in at %s with a wrong password: %v, want it refused", local, err)
 		}
-		j, err := b.OpenJupyter(ctx, local, ctx.Value(passwordKey{}).(string))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := j.RunInNewNotebook(ctx, "print(6*7)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimSpace(out) != "42" {
-			t.Errorf("through the port-forward the cell printed %q, want 42", out)
-		}
+		runs42(ctx, t, b, local)
 		return ctx
 	}
+}
+
+// runs42 logs in at url with the lab's password and runs print(6*7) in a new notebook.
+func runs42(ctx context.Context, t *testing.T, b *browser.Browser, url string) {
+	t.Helper()
+	j, err := b.OpenJupyter(ctx, url, ctx.Value(passwordKey{}).(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := j.RunInNewNotebook(ctx, "print(6*7)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != "42" {
+		t.Errorf("at %s the cell printed %q, want 42", url, out)
+	}
+	t.Logf("%s UI at %s ran print(6*7): %s", j.UI(), url, strings.TrimSpace(out))
 }
 
 // labctlArgs are args with what every labctl run in the suite gets: no profile of the person running

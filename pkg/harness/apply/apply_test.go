@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
@@ -93,7 +92,7 @@ func TestApplyThenReapplyThenDelete(t *testing.T) {
 	}
 
 	// envtest runs no namespace controller: do its last step, or the Namespace stays Terminating.
-	go finalizeNamespace(ctx, ns)
+	go env.FinalizeNamespace(ctx, ns)
 	if err := apply.Delete(ctx, env.Client, stream, opts...); err != nil {
 		t.Fatalf("Delete() = %v", err)
 	}
@@ -214,21 +213,4 @@ func get(ctx context.Context, t *testing.T, obj *unstructured.Unstructured) *uns
 		t.Fatal(err)
 	}
 	return live
-}
-
-// finalizeNamespace does what kube-controller-manager's namespace controller does once a namespace
-// being deleted is empty: it clears spec.finalizers through the finalize subresource.
-func finalizeNamespace(ctx context.Context, name string) {
-	_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		var ns corev1.Namespace
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
-			return apierrors.IsNotFound(err), nil
-		}
-		if ns.DeletionTimestamp == nil {
-			return false, nil
-		}
-		ns.Spec.Finalizers = nil
-		_ = env.Client.SubResource("finalize").Update(ctx, &ns) // retried until the namespace is gone
-		return false, nil
-	})
 }

@@ -135,7 +135,7 @@ return hs`
 			}
 
 			createApplication(ctx, t, ns, "to-be-uninstalled")
-			go finalizeNamespace(ctx, ns)
+			go env.FinalizeNamespace(ctx, ns)
 			if err := argocd.Uninstall(ctx, env.Client, append(opts, argocd.WithReadyTimeout(time.Minute))...); err != nil {
 				t.Fatalf("Uninstall() = %v", err)
 			}

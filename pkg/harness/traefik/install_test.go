@@ -15,7 +15,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -183,7 +182,7 @@ func TestInstall(t *testing.T) {
 	}
 
 	// Uninstall deletes it all; envtest has no namespace controller, so finalize the namespace.
-	go finalizeNamespace(ctx, ns)
+	go env.FinalizeNamespace(ctx, ns)
 	if err := traefik.Uninstall(ctx, env.Client, append(opts, traefik.WithReadyTimeout(time.Minute))...); err != nil {
 		t.Fatalf("Uninstall() = %v", err)
 	}
@@ -215,7 +214,7 @@ func TestUninstallTimeout(t *testing.T) {
 			t.Errorf("Uninstall() error = %q, want it to contain %q", err, part)
 		}
 	}
-	finalizeNamespace(ctx, ns)
+	env.FinalizeNamespace(ctx, ns)
 }
 
 // TestInstallRejected: an object the API server rejects fails Install at once, naming it.
@@ -231,19 +230,4 @@ func TestInstallRejected(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "29999") {
 		t.Errorf("Install() = %v, want an invalid error starting with %q about node port 29999", err, want)
 	}
-}
-
-// finalizeNamespace does the namespace controller's last step for the namespace once it is deleted.
-func finalizeNamespace(ctx context.Context, name string) {
-	_ = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		var ns corev1.Namespace
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
-			return apierrors.IsNotFound(err), nil
-		}
-		if ns.DeletionTimestamp != nil {
-			ns.Spec.Finalizers = nil
-			_ = env.Client.SubResource("finalize").Update(ctx, &ns) // retried until the namespace is gone
-		}
-		return false, nil
-	})
 }

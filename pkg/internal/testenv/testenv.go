@@ -95,6 +95,23 @@ func (e *Env) Namespace(ctx context.Context, prefix string) (string, error) {
 	return ns.Name, nil
 }
 
+// FinalizeNamespace does what kube-controller-manager's namespace controller does once a namespace
+// being deleted is empty, which envtest runs none of: it clears spec.finalizers through the finalize
+// subresource. It returns when the namespace is gone or ctx ends; run it beside the deletion.
+func (e *Env) FinalizeNamespace(ctx context.Context, name string) {
+	_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var ns corev1.Namespace
+		if err := e.Client.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+			return apierrors.IsNotFound(err), nil
+		}
+		if ns.DeletionTimestamp != nil {
+			ns.Spec.Finalizers = nil
+			_ = e.Client.SubResource("finalize").Update(ctx, &ns) // retried until the namespace is gone
+		}
+		return false, nil
+	})
+}
+
 // Eventually polls cond every 50ms until it returns true or an error, or timeout passes; on timeout the
 // error says what was being waited for and the last reason cond gave.
 func Eventually(ctx context.Context, what string, timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
