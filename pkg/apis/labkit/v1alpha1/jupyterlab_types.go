@@ -29,6 +29,7 @@ const (
 
 // JupyterLabSpec is what a person asked for.
 // +kubebuilder:validation:XValidation:rule="!has(self.gpu) || self.gpu.count == 0 || size(self.gpu.product) > 0",message="gpu.product is required when gpu.count is greater than 0, e.g. NVIDIA-A100-SXM4-40GB"
+// +kubebuilder:validation:XValidation:rule="!has(self.shmSize) || quantity(string(self.shmSize)).compareTo(quantity(string(self.resources.memory))) <= 0",message="shmSize is taken from the lab's memory, so it must not be more than resources.memory: ask for more memory or a smaller shmSize"
 type JupyterLabSpec struct {
 	// Owner is the person the lab belongs to, as a DNS-1123 label (e.g. "ada"). It cannot be changed.
 	// +kubebuilder:validation:MinLength=1
@@ -67,6 +68,61 @@ type JupyterLabSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
 	Env []EnvVar `json:"env,omitempty"`
+
+	// Stopped scales the lab to zero: its pod goes and its GPUs are free for others; its volume, files
+	// and URL stay. `labctl stop` and `labctl start` set and clear it through Git.
+	// +optional
+	Stopped bool `json:"stopped,omitempty"`
+
+	// StartedAt is when the lab was last started with `labctl start`. A lab the controller stopped for
+	// being idle runs again once StartedAt changes.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// IdleTimeout stops the lab when its Jupyter server reports no activity, and no kernel is busy, for
+	// this long, e.g. "2h"; "0s" never does. Absent: the controller's setting culling.idleTimeout.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
+
+	// ExpiresAt stops the lab at this time, with reason Expired; `labctl extend` moves it.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// ShmSize is the size of /dev/shm, backed by memory and counted in resources.memory: PyTorch's
+	// DataLoader workers pass batches through it. Absent: a quarter of the memory for a GPU lab, the
+	// container runtime's 64Mi for a lab without GPUs.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="shmSize must be greater than 0, e.g. \"8Gi\""
+	ShmSize *resource.Quantity `json:"shmSize,omitempty"`
+
+	// Volumes are existing volumes (PersistentVolumeClaims of the lab's namespace, such as a shared
+	// dataset) mounted into the lab.
+	// +optional
+	// +listType=map
+	// +listMapKey=mountPath
+	// +kubebuilder:validation:MaxItems=16
+	Volumes []VolumeMount `json:"volumes,omitempty"`
+}
+
+// VolumeMount mounts an existing PersistentVolumeClaim into the lab.
+// +kubebuilder:validation:XValidation:rule="!(self.mountPath in ['/', '/home/jovyan', '/home/jovyan/work', '/dev/shm', '/tmp']) && !self.mountPath.startsWith('/etc/labkit') && !self.mountPath.startsWith('/dev/') && !self.mountPath.startsWith('/proc') && !self.mountPath.startsWith('/sys')",message="mountPath must not be /, /home/jovyan, the lab's own volume /home/jovyan/work, /tmp, /dev, /proc, /sys or /etc/labkit: choose a folder such as /data/imagenet"
+// +kubebuilder:validation:XValidation:rule="!self.mountPath.contains('/../') && !self.mountPath.endsWith('/..') && !self.mountPath.endsWith('/')",message="mountPath must be a clean absolute path, such as /data/imagenet, without '..' or a trailing '/'"
+type VolumeMount struct {
+	// ClaimName is the PersistentVolumeClaim, in the lab's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	ClaimName string `json:"claimName"`
+	// MountPath is where it appears in the lab, e.g. /data/imagenet.
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	MountPath string `json:"mountPath"`
+	// ReadOnly mounts it read-only.
+	// +optional
+	ReadOnly bool `json:"readOnly,omitempty"`
 }
 
 // EnvVar is one environment variable of the Jupyter server.
@@ -164,7 +220,7 @@ type SecretKeyRef struct {
 }
 
 // Phase is a one-word summary of a lab's state.
-// +kubebuilder:validation:Enum=Pending;Unschedulable;Starting;Ready;Failed
+// +kubebuilder:validation:Enum=Pending;Unschedulable;Starting;Ready;Failed;Stopped
 type Phase string
 
 // Phases of a lab.
@@ -174,6 +230,8 @@ const (
 	PhaseStarting      Phase = "Starting"
 	PhaseReady         Phase = "Ready"
 	PhaseFailed        Phase = "Failed"
+	// PhaseStopped: the lab runs no pod (labctl stop, idle, or expired); status.stopped says which.
+	PhaseStopped Phase = "Stopped"
 )
 
 // Condition types of a lab.
@@ -184,6 +242,9 @@ const (
 	ConditionScheduled = "Scheduled"
 	// ConditionStorageReady is True when the lab's volume is bound.
 	ConditionStorageReady = "StorageReady"
+	// ConditionVolumesReady is True when every volume of spec.volumes exists; only labs with such
+	// volumes have it.
+	ConditionVolumesReady = "VolumesReady"
 )
 
 // Condition reasons.
@@ -199,7 +260,27 @@ const (
 	ReasonVolumeResizing    = "VolumeResizing"
 	ReasonVolumeLost        = "VolumeLost"
 	ReasonReconcileError    = "ReconcileError"
+	// Why a lab runs no pod (Ready and Scheduled False, status.stopped.reason).
+	ReasonStopped = "Stopped"
+	ReasonIdle    = "Idle"
+	ReasonExpired = "Expired"
+	// VolumesReady.
+	ReasonClaimsFound   = "ClaimsFound"
+	ReasonClaimNotFound = "ClaimNotFound"
 )
+
+// StoppedStatus says why a lab runs no pod, and since when.
+type StoppedStatus struct {
+	// Reason is Stopped (spec.stopped), Idle (no activity for spec.idleTimeout) or Expired (spec.expiresAt).
+	// +kubebuilder:validation:Enum=Stopped;Idle;Expired
+	Reason string `json:"reason"`
+	// Since is when it stopped.
+	Since metav1.Time `json:"since"`
+	// StartedAt is spec.startedAt when the controller stopped the lab for being idle: the lab runs again
+	// once spec.startedAt differs (labctl start).
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+}
 
 // JupyterLabStatus is what the controller observed.
 type JupyterLabStatus struct {
@@ -224,6 +305,13 @@ type JupyterLabStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Stopped says why the lab runs no pod, and since when; absent while it runs.
+	// +optional
+	Stopped *StoppedStatus `json:"stopped,omitempty"`
+	// IdleSince is the Jupyter server's last activity, once it has had none for a while (IdleReportAfter),
+	// for a lab whose activity the controller watches; absent while it is in use.
+	// +optional
+	IdleSince *metav1.Time `json:"idleSince,omitempty"`
 }
 
 // JupyterLab is one person's JupyterLab server with its CPU, memory, GPUs and volume.
@@ -235,6 +323,7 @@ type JupyterLabStatus struct {
 // +kubebuilder:printcolumn:name="GPUs",type=integer,JSONPath=`.spec.gpu.count`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.nodeName`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 50",message="metadata.name must be at most 50 characters (the lab's children add suffixes)"
