@@ -34,7 +34,7 @@ func baseline(ctx context.Context, r *report, c client.WithWatch, labs []lab) er
 	g.SetLimit(32)
 	for _, l := range labs {
 		g.Go(func() error {
-			for _, obj := range labkitcontroller.Children(l, labkitcontroller.Settings{}) {
+			for _, obj := range labkitcontroller.Children(l, labkitcontroller.Inputs{}) {
 				if err := c.Create(gctx, obj); err != nil {
 					return fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 				}

@@ -100,9 +100,10 @@ func childMeta(lab *labkitv1alpha1.JupyterLab, name string) metav1.ObjectMeta {
 // JupyterLab, Notebook 7 and `jupyter server` run on) reads jupyter_server_config.json; the classic
 // Notebook server (notebook 6, `jupyter notebook` in older images) reads only jupyter_notebook_config.json
 // and the NotebookApp names. Password labs get the hash under each server's name for it (ServerApp.password
-// for jupyter-server 1.x, PasswordIdentityProvider.hashed_password for 2.x, NotebookApp.password); token
-// labs read their token from the environment and so have none in the config.
-func jupyterConfig(lab *labkitv1alpha1.JupyterLab) map[string][]byte {
+// for jupyter-server 1.x, PasswordIdentityProvider.hashed_password for 2.x, NotebookApp.password), and
+// the controller's own API token (apiToken), with which it reads the server's activity and which no
+// person knows; token labs read their token from the environment and so have none in the config.
+func jupyterConfig(lab *labkitv1alpha1.JupyterLab, apiToken string) map[string][]byte {
 	app := func(rootKey string) map[string]any {
 		return map[string]any{
 			"ip":                  "0.0.0.0",
@@ -119,12 +120,25 @@ func jupyterConfig(lab *labkitv1alpha1.JupyterLab) map[string][]byte {
 		for _, a := range []map[string]any{server, notebook} {
 			a["password"] = hash
 			a["password_required"] = true
-			a["token"] = ""
+			a["token"] = apiToken
 		}
 		serverCfg["PasswordIdentityProvider"] = map[string]any{"hashed_password": hash, "password_required": true}
-		serverCfg["IdentityProvider"] = map[string]any{"token": ""}
+		serverCfg["IdentityProvider"] = map[string]any{"token": apiToken}
 	}
 	return map[string][]byte{serverConfigFile: marshalConfig(serverCfg), notebookConfigFile: marshalConfig(notebookCfg)}
+}
+
+// APITokenKey is the key of the lab's config Secret holding the controller's API token for the lab.
+const APITokenKey = "api-token"
+
+// Inputs are what the children of a lab depend on besides the lab itself.
+type Inputs struct {
+	Settings Settings
+	// APIToken is the token the controller reads the lab's activity with (a password lab's server
+	// accepts it besides the password); kept in the lab's config Secret.
+	APIToken string
+	// Stopped scales the lab's Deployment to zero.
+	Stopped bool
 }
 
 func marshalConfig(cfg map[string]any) []byte {
@@ -148,20 +162,24 @@ func configHash(cfg map[string][]byte) string {
 // Children are the objects the controller makes for a lab, in the order it applies them: the Jupyter
 // config Secret and the volume before the Deployment that mounts them, then the Service, and the
 // Ingress when the settings give a domain. They carry no owner reference; the controller adds it.
-func Children(lab *labkitv1alpha1.JupyterLab, s Settings) []client.Object {
-	children := []client.Object{desiredSecret(lab), desiredPVC(lab), desiredDeployment(lab), desiredService(lab)}
-	if s.Ingress.Enabled() {
-		children = append(children, desiredIngress(lab, s.Ingress))
+func Children(lab *labkitv1alpha1.JupyterLab, in Inputs) []client.Object {
+	children := []client.Object{desiredSecret(lab, in.APIToken), desiredPVC(lab), desiredDeployment(lab, in), desiredService(lab)}
+	if in.Settings.Ingress.Enabled() {
+		children = append(children, desiredIngress(lab, in.Settings.Ingress))
 	}
 	return children
 }
 
 // desiredSecret holds the lab's Jupyter Server config.
-func desiredSecret(lab *labkitv1alpha1.JupyterLab) *corev1.Secret {
+func desiredSecret(lab *labkitv1alpha1.JupyterLab, apiToken string) *corev1.Secret {
+	data := jupyterConfig(lab, apiToken)
+	if apiToken != "" {
+		data[APITokenKey] = []byte(apiToken)
+	}
 	return &corev1.Secret{
 		ObjectMeta: childMeta(lab, secretName(lab)),
 		Type:       corev1.SecretTypeOpaque,
-		Data:       jupyterConfig(lab),
+		Data:       data,
 	}
 }
 
@@ -230,6 +248,27 @@ func desiredIngress(lab *labkitv1alpha1.JupyterLab, s IngressSettings) *networki
 	return ing
 }
 
+func replicas(stopped bool) int32 {
+	if stopped {
+		return 0
+	}
+	return 1
+}
+
+// shmSize is the size of the lab's /dev/shm: spec.shmSize, else a quarter of the memory for a GPU lab
+// (PyTorch DataLoader workers pass whole batches through it, and the runtime's 64Mi breaks them), else
+// none of labkit's, so the container runtime's.
+func shmSize(lab *labkitv1alpha1.JupyterLab) *resource.Quantity {
+	switch {
+	case lab.Spec.ShmSize != nil:
+		q := lab.Spec.ShmSize.DeepCopy()
+		return &q
+	case lab.GPUCount() > 0:
+		return resource.NewQuantity(lab.Spec.Resources.Memory.Value()/4, resource.BinarySI)
+	}
+	return nil
+}
+
 // labEnv is the lab's own environment, in its order.
 func labEnv(vars []labkitv1alpha1.EnvVar) []corev1.EnvVar {
 	out := make([]corev1.EnvVar, 0, len(vars))
@@ -247,7 +286,7 @@ func labEnv(vars []labkitv1alpha1.EnvVar) []corev1.EnvVar {
 
 // desiredDeployment runs the lab's Jupyter server: one replica, replaced (not rolled) so that the
 // ReadWriteOnce volume and the GPUs are never claimed twice.
-func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
+func desiredDeployment(lab *labkitv1alpha1.JupyterLab, in Inputs) *appsv1.Deployment {
 	resources := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{
 			corev1.ResourceCPU:    lab.Spec.Resources.CPU,
@@ -298,6 +337,21 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 			}},
 		},
 	}
+	c := &pod.Containers[0]
+	if size := shmSize(lab); size != nil {
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "dshm", VolumeSource: corev1.VolumeSource{
+			// Memory-backed: its pages count in the container's memory limit, which is the lab's memory.
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: size},
+		}})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "dshm", MountPath: "/dev/shm"})
+	}
+	for i, v := range lab.Spec.Volumes {
+		name := fmt.Sprintf("volume-%d", i)
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: v.ClaimName, ReadOnly: v.ReadOnly},
+		}})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: v.MountPath, ReadOnly: v.ReadOnly})
+	}
 	if ref := lab.Spec.Auth.SecretRef; ref != nil {
 		key := ref.Key
 		if key == "" {
@@ -325,13 +379,13 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: childMeta(lab, deploymentName(lab)),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
+			Replicas: ptr.To(replicas(in.Stopped)),
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(lab)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      commonLabels(lab),
-					Annotations: map[string]string{configHashAnnotation: configHash(jupyterConfig(lab))},
+					Annotations: map[string]string{configHashAnnotation: configHash(jupyterConfig(lab, in.APIToken))},
 				},
 				Spec: pod,
 			},

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -26,7 +28,7 @@ func TestDesiredDeploymentPlacesTheLab(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pod := desiredDeployment(newLab("ns", "lab", tt.gpus)).Spec.Template.Spec
+			pod := desiredDeployment(newLab("ns", "lab", tt.gpus), Inputs{}).Spec.Template.Spec
 			c := pod.Containers[0]
 			gpu, has := c.Resources.Limits[labkitv1alpha1.GPUResource]
 			if has != (tt.wantGPU > 0) || gpu.Value() != tt.wantGPU {
@@ -47,7 +49,7 @@ func TestDesiredDeploymentPlacesTheLab(t *testing.T) {
 
 func TestDesiredDeploymentMeetsTheRestrictedPodSecurityLevel(t *testing.T) {
 	t.Parallel()
-	pod := desiredDeployment(newLab("ns", "lab", 1)).Spec.Template.Spec
+	pod := desiredDeployment(newLab("ns", "lab", 1), Inputs{}).Spec.Template.Spec
 	psc, sc := pod.SecurityContext, pod.Containers[0].SecurityContext
 	switch {
 	case !ptr.Deref(psc.RunAsNonRoot, false):
@@ -91,7 +93,7 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 					IP              string `json:"ip"`
 				}
 			}
-			data := desiredSecret(lab).Data
+			data := desiredSecret(lab, "tok3n").Data
 			if err := json.Unmarshal(data[serverConfigFile], &cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +108,7 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 			if gotHash != tt.wantHash {
 				t.Errorf("config has the hash in every place: %v, want %v (%+v, %+v)", gotHash, tt.wantHash, cfg, classic)
 			}
-			env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
+			env := desiredDeployment(lab, Inputs{}).Spec.Template.Spec.Containers[0].Env
 			if len(env) == 0 || env[0].Name != configPathEnv || env[0].Value != configMountPath {
 				t.Errorf("env = %+v, want %s=%s first, so Jupyter reads the lab's config", env, configPathEnv, configMountPath)
 			}
@@ -121,9 +123,9 @@ func TestJupyterConfigCarriesTheAuthOfTheLab(t *testing.T) {
 func TestAConfigChangeRestartsThePod(t *testing.T) {
 	t.Parallel()
 	lab := newLab("ns", "lab", 0)
-	before := desiredDeployment(lab).Spec.Template.Annotations[configHashAnnotation]
+	before := desiredDeployment(lab, Inputs{}).Spec.Template.Annotations[configHashAnnotation]
 	lab.Spec.Auth.PasswordHash = "argon2:$argon2id$v=19$m=10240,t=10,p=8$b3RoZXJzYWx0$b3RoZXJoYXNo"
-	if after := desiredDeployment(lab).Spec.Template.Annotations[configHashAnnotation]; before == after {
+	if after := desiredDeployment(lab, Inputs{}).Spec.Template.Annotations[configHashAnnotation]; before == after {
 		t.Errorf("pod template annotation %s did not change with the password (%s)", configHashAnnotation, before)
 	}
 }
@@ -135,7 +137,7 @@ func TestTheLabsEnvironmentReachesTheContainer(t *testing.T) {
 		{Name: "DOCKER_STACKS_JUPYTER_CMD", Value: ptr.To("notebook")},
 		{Name: "WANDB_API_KEY", SecretKeyRef: &labkitv1alpha1.EnvSecretKeyRef{Name: "wandb", Key: "key"}},
 	}
-	env := desiredDeployment(lab).Spec.Template.Spec.Containers[0].Env
+	env := desiredDeployment(lab, Inputs{}).Spec.Template.Spec.Containers[0].Env
 	if len(env) != 3 || env[0].Name != configPathEnv {
 		t.Fatalf("env = %+v, want labkit's config path, then the lab's two", env)
 	}
@@ -144,5 +146,44 @@ func TestTheLabsEnvironmentReachesTheContainer(t *testing.T) {
 	}
 	if r := env[2].ValueFrom; env[2].Name != "WANDB_API_KEY" || env[2].Value != "" || r == nil || r.SecretKeyRef.Name != "wandb" || r.SecretKeyRef.Key != "key" {
 		t.Errorf("variable from a Secret = %+v", env[2])
+	}
+}
+
+func TestShmIsMemoryBackedAndSizedForGPUWork(t *testing.T) {
+	t.Parallel()
+	shm := func(lab *labkitv1alpha1.JupyterLab) (*corev1.Volume, bool) {
+		pod := desiredDeployment(lab, Inputs{}).Spec.Template.Spec
+		mounted := slices.ContainsFunc(pod.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/dev/shm" })
+		for i := range pod.Volumes {
+			if pod.Volumes[i].Name == "dshm" {
+				return &pod.Volumes[i], mounted
+			}
+		}
+		return nil, mounted
+	}
+	gpu := newLab("ns", "gpu", 1) // 4Gi of memory
+	v, mounted := shm(gpu)
+	if v == nil || !mounted || v.EmptyDir.Medium != corev1.StorageMediumMemory || v.EmptyDir.SizeLimit.String() != "1Gi" {
+		t.Errorf("a GPU lab's /dev/shm = %+v (mounted %v), want 1Gi of memory, a quarter of its 4Gi", v, mounted)
+	}
+	gpu.Spec.ShmSize = ptr.To(resource.MustParse("3Gi"))
+	if v, _ := shm(gpu); v == nil || v.EmptyDir.SizeLimit.String() != "3Gi" {
+		t.Errorf("spec.shmSize 3Gi gave %+v", v)
+	}
+	if v, mounted := shm(newLab("ns", "cpu", 0)); v != nil || mounted {
+		t.Errorf("a CPU lab has a /dev/shm volume of labkit's: %+v", v)
+	}
+}
+
+func TestAStoppedLabsDeploymentHasNoReplicas(t *testing.T) {
+	t.Parallel()
+	lab := newLab("ns", "lab", 1)
+	running, stopped := desiredDeployment(lab, Inputs{}), desiredDeployment(lab, Inputs{Stopped: true})
+	if *running.Spec.Replicas != 1 || *stopped.Spec.Replicas != 0 {
+		t.Errorf("replicas running %d, stopped %d; want 1 and 0", *running.Spec.Replicas, *stopped.Spec.Replicas)
+	}
+	// Same pod template: starting again brings back the same pod, on the same volume.
+	if running.Spec.Template.Annotations[configHashAnnotation] != stopped.Spec.Template.Annotations[configHashAnnotation] {
+		t.Error("stopping changes the pod template")
 	}
 }

@@ -2,9 +2,12 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +44,25 @@ type JupyterLabReconciler struct {
 	// Settings is the ConfigMap of the controller's settings (ParseSettings); DefaultSettings when zero.
 	// A change to it reconciles every lab. The manager's cache must hold it: see CacheOptions.
 	Settings types.NamespacedName
+	// APIReader reads what the cache does not hold: the Secrets of token labs (for the token their
+	// Jupyter server accepts) and the claims of spec.volumes. The manager's GetAPIReader; Client when nil.
+	APIReader client.Reader
+	// Activity reads labs' activity for idle culling; JupyterActivity{} when nil.
+	Activity ActivityReader
+}
+
+func (r *JupyterLabReconciler) reader() client.Reader {
+	if r.APIReader == nil {
+		return r.Client
+	}
+	return r.APIReader
+}
+
+func (r *JupyterLabReconciler) activity() ActivityReader {
+	if r.Activity == nil {
+		return JupyterActivity{}
+	}
+	return r.Activity
 }
 
 func (r *JupyterLabReconciler) settingsKey() types.NamespacedName {
@@ -78,23 +100,139 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		}
 		return reconcile.Result{}, err
 	}
-	obs, err := r.ensureChildren(ctx, lab, settings)
+	token, err := r.apiToken(ctx, lab)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	now := time.Now().Truncate(time.Second) // as the status will hold it
+	pod, err := r.newestPod(ctx, lab)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	obs := observed{pod: pod, stopped: stoppedState(lab, now), idleTimeout: idleTimeout(lab, settings.Culling)}
+	watching := obs.stopped == nil && obs.idleTimeout > 0 && pod != nil && podReady(pod)
+	if watching {
+		r.watchActivity(ctx, lab, token, now, &obs)
+	} else if obs.stopped != nil && obs.stopped.Reason == labkitv1alpha1.ReasonIdle {
+		obs.idleSince = lab.Status.IdleSince
+	}
+	if obs.missingClaims, err = r.missingClaims(ctx, lab); err != nil {
+		return reconcile.Result{}, err
+	}
+
+	pvc, err := r.ensureChildren(ctx, lab, Inputs{Settings: settings, APIToken: token, Stopped: obs.stopped != nil})
 	if err != nil {
 		if statusErr := r.reportError(ctx, lab, err); statusErr != nil {
 			logger.Error(statusErr, "Cannot report reconcile error in status")
 		}
 		return reconcile.Result{}, err
 	}
-	if obs.pod, err = r.newestPod(ctx, lab); err != nil {
+	obs.pvc = pvc
+	if err := r.writeStatus(ctx, lab, computeStatus(lab, obs, settings)); err != nil {
 		return reconcile.Result{}, err
 	}
-	return reconcile.Result{}, r.writeStatus(ctx, lab, computeStatus(lab, obs, settings))
+	var res reconcile.Result
+	if watching && obs.stopped == nil {
+		res.RequeueAfter = settings.Culling.Period()
+	}
+	if d, ok := untilExpiry(lab, now); ok && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
+		res.RequeueAfter = d + time.Second
+	}
+	// The claims are not the lab's and not watched: look again until they exist.
+	if len(obs.missingClaims) > 0 && (res.RequeueAfter == 0 || MissingClaimRecheck < res.RequeueAfter) {
+		res.RequeueAfter = MissingClaimRecheck
+	}
+	return res, nil
+}
+
+// MissingClaimRecheck is how often a lab whose spec.volumes names a missing claim looks for it again.
+const MissingClaimRecheck = 5 * time.Second
+
+// watchActivity reads the lab's activity and stops it when it has been idle for its timeout; a lab
+// whose activity cannot be read keeps running, and what it said before.
+func (r *JupyterLabReconciler) watchActivity(ctx context.Context, lab *labkitv1alpha1.JupyterLab, token string, now time.Time, obs *observed) {
+	obs.idleSince = lab.Status.IdleSince
+	cred, err := r.credential(ctx, lab, token)
+	var act Activity
+	if err == nil {
+		act, err = r.activity().Read(ctx, lab, cred)
+	}
+	if err != nil {
+		log.FromContext(ctx).Info("Cannot read the lab's activity; it keeps running", "error", err.Error())
+		return
+	}
+	idle := act.idleFor(now)
+	obs.idleSince = nil
+	if idle >= reportIdleAfter(obs.idleTimeout) {
+		obs.idleSince = &metav1.Time{Time: act.LastActivity.Truncate(time.Second)}
+	}
+	if idle >= obs.idleTimeout {
+		obs.stopped = culled(lab, now)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(lab, nil, corev1.EventTypeNormal, labkitv1alpha1.ReasonIdle, "Stop",
+				"Stopped: no activity since %s, for more than %s", act.LastActivity.UTC().Format(time.RFC3339), obs.idleTimeout)
+		}
+	}
+}
+
+// apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds,
+// or a new one for a new lab.
+func (r *JupyterLabReconciler) apiToken(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (string, error) {
+	secret := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}, secret)
+	switch {
+	case err == nil && len(secret.Data[APITokenKey]) > 0:
+		return string(secret.Data[APITokenKey]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// credential is what the lab's server accepts from the controller: its API token for a password lab,
+// the lab's own token for a token lab.
+func (r *JupyterLabReconciler) credential(ctx context.Context, lab *labkitv1alpha1.JupyterLab, apiToken string) (string, error) {
+	ref := lab.Spec.Auth.SecretRef
+	if ref == nil {
+		return apiToken, nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.reader().Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: ref.Name}, secret); err != nil {
+		return "", fmt.Errorf("read the token Secret %s of lab %s: %w", ref.Name, lab.Name, err)
+	}
+	return string(secret.Data[cmpOr(ref.Key, "token")]), nil
+}
+
+// missingClaims are the claims of spec.volumes that do not exist.
+func (r *JupyterLabReconciler) missingClaims(ctx context.Context, lab *labkitv1alpha1.JupyterLab) ([]string, error) {
+	var missing []string
+	for _, v := range lab.Spec.Volumes {
+		err := r.reader().Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: v.ClaimName}, &corev1.PersistentVolumeClaim{})
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, v.ClaimName)
+		case err != nil:
+			return nil, fmt.Errorf("read volume claim %s of lab %s: %w", v.ClaimName, lab.Name, err)
+		}
+	}
+	return missing, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // ensureChildren applies the lab's children in the order of Children, and removes the Ingress when the
 // settings no longer give one.
-func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, s Settings) (observed, error) {
-	var obs observed
+func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, in Inputs) (*corev1.PersistentVolumeClaim, error) {
+	var pvc *corev1.PersistentVolumeClaim
 	// One event per outcome, naming every child it touched: a new lab costs one event, not four.
 	var did map[outcome][]string
 	var related client.Object
@@ -106,36 +244,36 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 		did[out] = append(did[out], kind+" "+obj.GetName())
 		related = obj
 	}
-	for _, desired := range Children(lab, s) {
+	for _, desired := range Children(lab, in) {
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
-			return observed{}, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+			return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
 		out, err := ensure(ctx, r.Client, desired, live)
 		if err != nil {
 			r.record(lab, did, related)
-			return observed{}, err
+			return nil, err
 		}
-		if pvc, ok := live.(*corev1.PersistentVolumeClaim); ok {
-			obs.pvc = pvc
+		if p, ok := live.(*corev1.PersistentVolumeClaim); ok {
+			pvc = p
 		}
 		if out != unchanged {
 			note(out, kindOf(r.Scheme, desired), live)
 		}
 	}
-	if !s.Ingress.Enabled() {
+	if !in.Settings.Ingress.Enabled() {
 		ing := &networkingv1.Ingress{ObjectMeta: childMeta(lab, ingressName(lab))}
 		out, err := ensureAbsent(ctx, r.Client, lab, ing)
 		if err != nil {
 			r.record(lab, did, related)
-			return observed{}, err
+			return nil, err
 		}
 		if out != unchanged {
 			note(out, "Ingress", ing)
 		}
 	}
 	r.record(lab, did, related)
-	return obs, nil
+	return pvc, nil
 }
 
 // record sends one event for each outcome in did, listing the children, e.g. "Created Secret ada,

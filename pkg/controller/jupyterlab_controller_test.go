@@ -52,7 +52,14 @@ func newLab(ns, name string, gpus int32) *labkitv1alpha1.JupyterLab {
 func setup(t *testing.T) (context.Context, string) {
 	t.Helper()
 	ctx := t.Context()
-	ns, err := env.Namespace(ctx, strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))[:min(len(t.Name()), 40)])
+	// The test's name, as far as a namespace name can hold it.
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
+	ns, err := env.Namespace(ctx, strings.Trim(name[:min(len(name), 40)], "-"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,13 +31,40 @@ const (
 	// SettingIngressPort is the port people reach the ingress controller on, when it is not the
 	// scheme's own (80, or 443 with TLS), e.g. a kind port mapping. It only goes into the URL.
 	SettingIngressPort = "ingress.port"
+	// SettingCullingIdleTimeout is the idle timeout of labs that set no spec.idleTimeout, e.g. "2h";
+	// unset or "0s": such labs are never stopped for being idle.
+	SettingCullingIdleTimeout = "culling.idleTimeout"
+	// SettingCullingCheckPeriod is how often the controller asks each watched lab's Jupyter server for
+	// its activity; DefaultCheckPeriod when unset.
+	SettingCullingCheckPeriod = "culling.checkPeriod"
 )
 
-var settingKeys = []string{SettingIngressDomain, SettingIngressClassName, SettingIngressTLSSecretName, SettingIngressPort}
+// DefaultCheckPeriod is how often a lab's activity is read unless the settings say otherwise.
+const DefaultCheckPeriod = time.Minute
+
+var settingKeys = []string{SettingIngressDomain, SettingIngressClassName, SettingIngressTLSSecretName, SettingIngressPort,
+	SettingCullingIdleTimeout, SettingCullingCheckPeriod}
 
 // Settings are the controller's cluster-wide settings.
 type Settings struct {
 	Ingress IngressSettings
+	Culling CullingSettings
+}
+
+// CullingSettings say when labs are stopped for being idle.
+type CullingSettings struct {
+	// IdleTimeout applies to labs without spec.idleTimeout; 0: never.
+	IdleTimeout time.Duration
+	// CheckPeriod is how often activity is read; DefaultCheckPeriod when 0.
+	CheckPeriod time.Duration
+}
+
+// Period is CheckPeriod, or DefaultCheckPeriod.
+func (c CullingSettings) Period() time.Duration {
+	if c.CheckPeriod == 0 {
+		return DefaultCheckPeriod
+	}
+	return c.CheckPeriod
 }
 
 // IngressSettings say how labs are reached from outside the cluster. Domain empty: no Ingress.
@@ -90,6 +118,20 @@ func ParseSettings(data map[string]string) (Settings, error) {
 		}
 		in.Port = int32(p)
 	}
+	duration := func(key string, min time.Duration) time.Duration {
+		v := strings.TrimSpace(data[key])
+		if v == "" {
+			return 0
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			bad(key, "not a duration of at least %s: give e.g. 90s, 30m or 2h", min)
+			return 0
+		}
+		return d
+	}
+	s.Culling.IdleTimeout = duration(SettingCullingIdleTimeout, 0)
+	s.Culling.CheckPeriod = duration(SettingCullingCheckPeriod, time.Second)
 	if !in.Enabled() {
 		for _, k := range []string{SettingIngressClassName, SettingIngressTLSSecretName, SettingIngressPort} {
 			if data[k] != "" {

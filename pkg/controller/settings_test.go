@@ -3,6 +3,7 @@ package controller
 import (
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
@@ -32,6 +33,9 @@ func TestParseSettings(t *testing.T) {
 			wantErr: []string{`unknown key "ingress.domian": the keys are ingress.domain, ingress.className, ingress.tlsSecretName, ingress.port`}},
 		{name: "ingress settings without a domain do nothing, so they are refused", data: map[string]string{"ingress.className": "traefik"},
 			wantErr: []string{"ingress.className is set but ingress.domain is not"}},
+		{name: "culling durations", data: map[string]string{"culling.idleTimeout": "two hours", "culling.checkPeriod": "100ms"},
+			wantErr: []string{`culling.idleTimeout "two hours": not a duration of at least 0s: give e.g. 90s, 30m or 2h`,
+				`culling.checkPeriod "100ms": not a duration of at least 1s`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,12 +105,23 @@ func TestDesiredIngressRoutesTheHostToTheLabsService(t *testing.T) {
 	if plain.Spec.IngressClassName != nil || plain.Spec.TLS != nil {
 		t.Errorf("without class and TLS settings: class %v, tls %+v; want neither", plain.Spec.IngressClassName, plain.Spec.TLS)
 	}
-	if n := len(Children(lab, Settings{})); n != 4 {
+	if n := len(Children(lab, Inputs{})); n != 4 {
 		t.Errorf("without settings a lab has %d children, want 4 (no Ingress)", n)
 	}
-	if c := Children(lab, Settings{Ingress: IngressSettings{Domain: "labs.test"}}); len(c) != 5 {
+	if c := Children(lab, Inputs{Settings: Settings{Ingress: IngressSettings{Domain: "labs.test"}}}); len(c) != 5 {
 		t.Errorf("with a domain a lab has %d children, want 5", len(c))
 	} else if _, ok := c[4].(*networkingv1.Ingress); !ok {
 		t.Errorf("the fifth child is a %T, want the Ingress", c[4])
+	}
+}
+
+func TestParseSettingsReadsTheCullingDurations(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSettings(map[string]string{"culling.idleTimeout": "2h", "culling.checkPeriod": "30s"})
+	if err != nil || s.Culling.IdleTimeout != 2*time.Hour || s.Culling.Period() != 30*time.Second {
+		t.Errorf("ParseSettings = %+v, %v; want 2h and 30s", s.Culling, err)
+	}
+	if p := (CullingSettings{}).Period(); p != DefaultCheckPeriod {
+		t.Errorf("default period %s, want %s", p, DefaultCheckPeriod)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,6 +18,14 @@ type observed struct {
 	pvc *corev1.PersistentVolumeClaim
 	// pod is the lab's newest pod that is not being deleted, or nil.
 	pod *corev1.Pod
+	// stopped says why the lab runs no pod; nil when it runs.
+	stopped *labkitv1alpha1.StoppedStatus
+	// idleTimeout is the lab's, or the settings' default; idleSince the last activity of a lab idle
+	// for a while.
+	idleTimeout time.Duration
+	idleSince   *metav1.Time
+	// missingClaims are claims of spec.volumes that do not exist.
+	missingClaims []string
 }
 
 // failedWaitingReasons are container states that will not resolve by waiting.
@@ -37,6 +46,7 @@ func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) lab
 	st.InternalURL = InternalURL(lab)
 	st.URL = cmp.Or(ExternalURL(lab, s.Ingress), st.InternalURL)
 	st.NodeName = ""
+	st.Stopped, st.IdleSince = obs.stopped, obs.idleSince
 
 	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -45,6 +55,19 @@ func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) lab
 	}
 
 	set(storageCondition(obs.pvc))
+	if len(lab.Spec.Volumes) == 0 {
+		meta.RemoveStatusCondition(&st.Conditions, labkitv1alpha1.ConditionVolumesReady)
+	} else {
+		set(volumesCondition(lab, obs.missingClaims))
+	}
+
+	if stopped := obs.stopped; stopped != nil {
+		msg := stoppedMessage(lab, stopped, obs.idleTimeout)
+		set(labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, stopped.Reason, "the lab is stopped and runs no pod")
+		set(labkitv1alpha1.ConditionReady, metav1.ConditionFalse, stopped.Reason, msg)
+		st.Phase = labkitv1alpha1.PhaseStopped
+		return st
+	}
 
 	pod := obs.pod
 	switch {
@@ -80,6 +103,10 @@ func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) lab
 		set(labkitv1alpha1.ConditionReady, metav1.ConditionFalse, labkitv1alpha1.ReasonPodNotReady, msg)
 	}
 
+	if len(obs.missingClaims) > 0 && pod != nil && !podReady(pod) {
+		c := meta.FindStatusCondition(st.Conditions, labkitv1alpha1.ConditionVolumesReady)
+		set(labkitv1alpha1.ConditionReady, metav1.ConditionFalse, labkitv1alpha1.ReasonClaimNotFound, c.Message)
+	}
 	switch {
 	case meta.IsStatusConditionTrue(st.Conditions, labkitv1alpha1.ConditionReady):
 		st.Phase = labkitv1alpha1.PhaseReady
@@ -93,6 +120,16 @@ func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) lab
 		st.Phase = labkitv1alpha1.PhasePending
 	}
 	return st
+}
+
+func volumesCondition(lab *labkitv1alpha1.JupyterLab, missing []string) (string, metav1.ConditionStatus, string, string) {
+	typ := labkitv1alpha1.ConditionVolumesReady
+	if len(missing) > 0 {
+		return typ, metav1.ConditionFalse, labkitv1alpha1.ReasonClaimNotFound,
+			fmt.Sprintf("the volume %s that spec.volumes mounts does not exist in namespace %s: create it, or remove the mount, and the lab starts",
+				strings.Join(missing, ", "), lab.Namespace)
+	}
+	return typ, metav1.ConditionTrue, labkitv1alpha1.ReasonClaimsFound, fmt.Sprintf("%d volumes found", len(lab.Spec.Volumes))
 }
 
 func storageCondition(pvc *corev1.PersistentVolumeClaim) (string, metav1.ConditionStatus, string, string) {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/internal/testenv"
 )
 
@@ -26,6 +27,17 @@ var (
 	// writes counts the controller's write requests (create, update, patch, apply, delete) per namespace.
 	writes sync.Map // namespace -> *atomic.Int64
 )
+
+// jupyters are the fake Jupyter servers of the tests, by lab namespace: their activity endpoints stand
+// in for the labs' servers, which envtest cannot run.
+var jupyters sync.Map // namespace -> base URL
+
+func jupyterOf(lab *labkitv1alpha1.JupyterLab) string {
+	if u, ok := jupyters.Load(lab.Namespace); ok {
+		return u.(string)
+	}
+	return "http://127.0.0.1:1" // nothing listens: the activity cannot be read
+}
 
 func countWrite(obj any) {
 	o, ok := obj.(interface{ GetNamespace() string })
@@ -79,7 +91,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	mgrClient = mgr.GetClient()
-	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, Recorder: mgr.GetEventRecorder("labkit-controller")}
+	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, Recorder: mgr.GetEventRecorder("labkit-controller"),
+		APIReader: mgr.GetAPIReader(), Activity: JupyterActivity{BaseURL: jupyterOf}}
 	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "set up controller:", err)
 		return 1

@@ -1,6 +1,7 @@
 package labstatus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,8 @@ var (
 	ErrFailed = errors.New("the lab failed to start")
 	// ErrSyncFailed: Argo CD could not apply the lab.
 	ErrSyncFailed = errors.New("Argo CD could not sync the lab")
+	// ErrStopped: the lab is stopped (labctl stop, idle or expired), so it will not be ready.
+	ErrStopped = errors.New("the lab is stopped")
 )
 
 // DefaultPollInterval is how often Wait looks at the lab.
@@ -120,8 +123,9 @@ type waiter struct {
 	o               *waitOptions
 	last            string // the last line reported
 	said            map[string]bool
-	noArgo          bool // the cluster has no Argo CD
-	synced          bool // Argo CD synced the commit
+	noArgo          bool   // the cluster has no Argo CD
+	synced          bool   // Argo CD synced the commit
+	firstRevision   string // the Application's revision when the wait first saw it
 	seenEvents      map[types.UID]bool
 	failed          error
 	// unschedulableSince is when the lab was first seen Unschedulable, zero when it is not.
@@ -150,6 +154,10 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 	if err := w.argo(ctx, found); err != nil {
 		return nil, err
 	}
+	if w.o.commit != "" && !w.noArgo && !w.synced {
+		// Until Argo CD has applied the commit, the lab in the cluster (if any) is the one from before.
+		return nil, nil
+	}
 	if !found {
 		if w.noArgo || w.synced {
 			w.say("waiting for lab %s/%s to appear in the cluster", w.namespace, w.name)
@@ -170,6 +178,12 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 	case ready != nil && ready.Reason == labkitv1alpha1.ReasonReconcileError:
 		w.say("the labkit controller cannot make the lab's objects yet: %s", oneLine(ready.Message))
 		return nil, nil
+	case st.Phase == labkitv1alpha1.PhaseStopped:
+		w.failed = fmt.Errorf("%w: %s", ErrStopped, oneLine(ready.Message))
+		return nil, w.failed
+	case ready != nil && ready.Reason == labkitv1alpha1.ReasonClaimNotFound:
+		w.failed = fmt.Errorf("%w: %s", ErrFailed, oneLine(ready.Message))
+		return nil, w.failed
 	case st.Phase == labkitv1alpha1.PhaseUnschedulable:
 		// The scheduler tries again when the cluster changes (a volume bound, a node added): a reason
 		// that holds for UnschedulableGrace is the answer.
@@ -193,10 +207,6 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 		w.failed = fmt.Errorf("%w: %s", ErrFailed, oneLine(ready.Message))
 		return nil, w.failed
 	case labkitv1alpha1.PhaseReady:
-		if w.o.commit != "" && !w.noArgo && !w.synced {
-			w.say("ready; waiting for Argo CD to report the sync")
-			return nil, nil
-		}
 	default:
 		if ready != nil {
 			w.say("starting: %s", oneLine(ready.Message))
@@ -241,8 +251,11 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	if op := s.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
 		return fmt.Errorf("%w: application %s: %s", ErrSyncFailed, appName, oneLine(op.Message))
 	}
-	// Once Argo CD has made the lab, a sync at a later commit (someone else's push) is as good.
-	atCommit := w.o.commit == "" || s.Sync.Revision == w.o.commit || labFound
+	// A sync at a later commit than the one seen first (someone pushed after us) holds ours too.
+	if w.firstRevision == "" {
+		w.firstRevision = cmp.Or(s.Sync.Revision, "none")
+	}
+	atCommit := w.o.commit == "" || s.Sync.Revision == w.o.commit || (s.Sync.Revision != "" && s.Sync.Revision != w.firstRevision)
 	if s.Sync.Status == argocd.SyncStatusSynced && atCommit {
 		w.synced = true
 		w.say("Argo CD synced application %s at %s", appName, short(s.Sync.Revision))

@@ -172,7 +172,8 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 
 	start = time.Now()
 	argoOpts := []argocd.Option{
-		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady)),
+		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady,
+			labkitv1alpha1.ReasonStopped, labkitv1alpha1.ReasonIdle, labkitv1alpha1.ReasonExpired)),
 		argocd.WithReadyTimeout(TimeoutArgoCDReady), argocd.WithLogger(o.Log),
 	}
 	switch m := o.ArgoCDManifest; {

@@ -9,6 +9,16 @@ import (
 
 // TestHealthCheckFromConditions checks the script's text: running it needs a Lua interpreter
 // (gopher-lua, as Argo CD uses), which labkit does not depend on.
+func TestHealthCheckFromConditionsSuspendsOnTheReasonsGiven(t *testing.T) {
+	t.Parallel()
+	if s := argocd.HealthCheckFromConditions("Ready", "Stopped", "Idle"); !strings.Contains(s, `local suspended = {["Stopped"] = true, ["Idle"] = true}`) {
+		t.Errorf("script does not list the suspended reasons:\n%s", s)
+	}
+	if s := argocd.HealthCheckFromConditions("Ready"); !strings.Contains(s, "local suspended = {}") {
+		t.Errorf("script without suspended reasons:\n%s", s)
+	}
+}
+
 func TestHealthCheckFromConditions(t *testing.T) {
 	t.Parallel()
 	common := []string{
@@ -17,7 +27,7 @@ func TestHealthCheckFromConditions(t *testing.T) {
 		`hs.message = "Waiting for status"`,
 		"for _, condition in ipairs(obj.status.conditions) do",
 		"condition.observedGeneration < obj.metadata.generation",
-		"if condition.status == \"True\" then\n      hs.status = \"Healthy\"\n    else\n      hs.status = \"Progressing\"",
+		"if condition.status == \"True\" then\n      hs.status = \"Healthy\"\n    elseif condition.reason ~= nil and suspended[condition.reason] then\n      hs.status = \"Suspended\"\n    else\n      hs.status = \"Progressing\"",
 		"hs.message = condition.message",
 		"return hs\n",
 	}
