@@ -18,8 +18,9 @@ const ResourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
 
 // Sync and health statuses.
 const (
-	SyncStatusSynced    = "Synced"
-	HealthStatusHealthy = "Healthy"
+	SyncStatusSynced      = "Synced"
+	HealthStatusHealthy   = "Healthy"
+	HealthStatusSuspended = "Suspended"
 )
 
 // Application is an Argo CD Application.
@@ -79,6 +80,8 @@ type ApplicationStatus struct {
 	OperationState *OperationState `json:"operationState,omitempty"`
 	// Conditions are Argo CD's errors and warnings, such as a repository it cannot read.
 	Conditions []ApplicationCondition `json:"conditions,omitempty"`
+	// ReconciledAt is when Argo CD last compared the Application with Git.
+	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
 }
 
 // SyncStatus compares the cluster with Git at Revision.

@@ -300,6 +300,14 @@ func TestAPersonCanUseALabInTheBrowser(t *testing.T) {
 		})
 	}
 
+	t.Run("a long cell that printed is left running", func(t *testing.T) {
+		// RunInNewNotebook would wait for the cell to end, an hour from now, and time out.
+		got, err := lab.StartInNewNotebook(t.Context(), "print('started', flush=True)\nimport time\ntime.sleep(3600)")
+		if err != nil || got != "started" {
+			t.Fatalf("StartInNewNotebook = %q, %v; want \"started\" while the cell runs on", got, err)
+		}
+	})
+
 	t.Run("a browser logged in already is refused a wrong password all the same", func(t *testing.T) {
 		if _, err := b.OpenJupyter(t.Context(), labURL, "not "+password); !errors.Is(err, ErrLoginRefused) {
 			t.Fatalf("OpenJupyter(a wrong password) = %v, want an error wrapping ErrLoginRefused", err)
@@ -329,7 +337,8 @@ func TestAPersonCanUseALabInTheBrowser(t *testing.T) {
 			"03-login-page.png", "04-logged-in.png",
 			"05-notebook-open.png", "06-cell-run.png",
 			"07-notebook-open.png", "08-cell-run.png",
-			"09-login-page.png", "10-logged-in-failed.png",
+			"09-notebook-open.png", "10-cell-run.png",
+			"11-login-page.png", "12-logged-in-failed.png",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("screenshots (-want +got):\n%s", diff)

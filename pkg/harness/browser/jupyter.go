@@ -129,6 +129,17 @@ type cellOutput struct {
 // The notebook is created through the server's REST API from the logged-in page, so that the same
 // steps work in every UI; it stays on the server, named by the server (Untitled.ipynb and so on).
 func (j *Jupyter) RunInNewNotebook(ctx context.Context, code string) (string, error) {
+	return j.runInNewNotebook(ctx, code, true)
+}
+
+// StartInNewNotebook is RunInNewNotebook, but returns as soon as the cell has printed something, while
+// it may still run: for a long cell that prints first, e.g. to leave a kernel busy with no browser
+// watching.
+func (j *Jupyter) StartInNewNotebook(ctx context.Context, code string) (string, error) {
+	return j.runInNewNotebook(ctx, code, false)
+}
+
+func (j *Jupyter) runInNewNotebook(ctx context.Context, code string, untilDone bool) (string, error) {
 	editor := jpPanel + " .jp-Cell.jp-CodeCell .cm-content"
 	route := "notebooks/"
 	switch j.ui {
@@ -182,7 +193,11 @@ func (j *Jupyter) RunInNewNotebook(ctx context.Context, code string) (string, er
 			return fmt.Errorf("press Shift+Enter to run the cell: %w", err)
 		}
 		var err error
-		out, err = waitFor[cellOutput](ctx, "the cell to run and show output", outputJS, string(j.ui))
+		what := "the cell to run and show output"
+		if !untilDone {
+			what = "the cell to show output"
+		}
+		out, err = waitFor[cellOutput](ctx, what, outputJS, string(j.ui), untilDone)
 		return err
 	})
 	if err != nil {
@@ -407,7 +422,7 @@ const editorHoldsJS = `function(ui, want) {
 
 // outputJS waits for the first cell to have run, its prompt showing an execution count such as [1],
 // and to show output; it returns the output's text.
-const outputJS = `function(ui) {
+const outputJS = `function(ui, untilDone) {
 	try {
 		let cell, prompt, outs;
 		if (ui === 'classic') {
@@ -422,7 +437,7 @@ const outputJS = `function(ui) {
 		const p = prompt ? prompt.innerText.trim() : '';
 		const text = Array.from(outs).map(o => o.innerText).join('\n');
 		window.__labkitSeen = 'the prompt ' + JSON.stringify(p) + ' and the output ' + JSON.stringify(text);
-		if (!/\[\d+\]/.test(p) || text.trim() === '') return null;
+		if ((untilDone && !/\[\d+\]/.test(p)) || text.trim() === '') return null;
 		return {text};
 	} catch (e) {
 		window.__labkitSeen = 'an error reading the cell: ' + e;
