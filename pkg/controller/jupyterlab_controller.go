@@ -178,13 +178,18 @@ func (r *JupyterLabReconciler) watchActivity(ctx context.Context, lab *labkitv1a
 // apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds,
 // or a new one for a new lab.
 func (r *JupyterLabReconciler) apiToken(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (string, error) {
-	secret := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}, secret)
-	switch {
-	case err == nil && len(secret.Data[APITokenKey]) > 0:
-		return string(secret.Data[APITokenKey]), nil
-	case err != nil && !apierrors.IsNotFound(err):
-		return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
+	key := client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}
+	// The cache first; then the API server itself, since the cache may not have seen a Secret made a
+	// moment ago: a second token would rewrite the config and restart the lab's pod.
+	for _, c := range []client.Reader{r.Client, r.reader()} {
+		secret := &corev1.Secret{}
+		err := c.Get(ctx, key, secret)
+		switch {
+		case err == nil && len(secret.Data[APITokenKey]) > 0:
+			return string(secret.Data[APITokenKey]), nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
+		}
 	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

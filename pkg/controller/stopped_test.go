@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -352,4 +353,19 @@ func TestAMissingVolumeIsSaidAndTheLabStartsOnceItExists(t *testing.T) {
 	})
 	// Nothing the controller watches changes: it looks again by itself while a claim is missing.
 	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionVolumesReady, metav1.ConditionTrue, labkitv1alpha1.ReasonClaimsFound)
+}
+
+func TestTheAPITokenSurvivesACacheThatHasNotSeenTheSecretYet(t *testing.T) {
+	t.Parallel()
+	ctx, ns := setup(t)
+	lab := newLab(ns, "steady-token", 0)
+	create(t, ctx, lab)
+	token := secretToken(t, ctx, lab)
+	// A cache a moment behind: it has not seen the lab's config Secret yet.
+	behind := fake.NewClientBuilder().WithScheme(env.Scheme).Build()
+	r := &JupyterLabReconciler{Client: behind, APIReader: env.Client}
+	got, err := r.apiToken(ctx, lab)
+	if err != nil || got != token {
+		t.Errorf("apiToken with a cache behind = %q, %v; want the Secret's %q, else the lab's config and pod would change", got, err, token)
+	}
 }

@@ -148,8 +148,13 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 	lab := &labkitv1alpha1.JupyterLab{}
 	err := c.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: w.name}, lab)
 	found := err == nil
-	if err != nil && !apierrors.IsNotFound(err) {
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+	case apierrors.IsForbidden(err), meta.IsNoMatchError(err):
 		return nil, fmt.Errorf("read lab %s/%s: %w", w.namespace, w.name, explain(err))
+	default: // a connection or rate-limit hiccup: look again, and say it if the wait ends
+		w.last = fmt.Sprintf("cannot read the lab: %v", err)
+		return nil, nil
 	}
 	if err := w.argo(ctx, found); err != nil {
 		return nil, err
@@ -178,8 +183,16 @@ func (w *waiter) look(ctx context.Context) (*Status, error) {
 	case ready != nil && ready.Reason == labkitv1alpha1.ReasonReconcileError:
 		w.say("the labkit controller cannot make the lab's objects yet: %s", oneLine(ready.Message))
 		return nil, nil
+	case st.Phase == labkitv1alpha1.PhaseStopped && w.o.commit != "" && w.noArgo:
+		// Without Argo CD's view, the commit (a start, say) may not be applied yet.
+		w.say("the lab is stopped in the cluster; waiting for the commit to be applied")
+		return nil, nil
 	case st.Phase == labkitv1alpha1.PhaseStopped:
-		w.failed = fmt.Errorf("%w: %s", ErrStopped, oneLine(ready.Message))
+		msg := "the lab is stopped"
+		if ready != nil {
+			msg = ready.Message
+		}
+		w.failed = fmt.Errorf("%w: %s", ErrStopped, oneLine(msg))
 		return nil, w.failed
 	case ready != nil && ready.Reason == labkitv1alpha1.ReasonClaimNotFound:
 		w.failed = fmt.Errorf("%w: %s", ErrFailed, oneLine(ready.Message))
