@@ -146,11 +146,17 @@ func TestRender(t *testing.T) {
 			r.Name, r.Owner, r.GPU, r.CPU, r.Memory, r.PasswordHash, r.TokenSecret = "grace-cpu", "grace", "none", "500m", "1Gi", "", "grace-token"
 			r.StorageClass = "standard"
 		})},
+		// How a lab's lifetime, /dev/shm and shared volumes are written: times in UTC to the second,
+		// durations as Go writes them (the CRD's pattern), quantities quoted.
+		{"gpu-lifetime-volumes", request(func(r *Request) {
+			r.Until, r.IdleTimeout, r.Shm = "2026-12-24", "90m", "8Gi"
+			r.Mounts = []string{"imagenet:/data/imagenet:ro", "scratch:/scratch"}
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			lab, err := Build(tt.req, loadCatalog(t))
+			lab, err := Build(tt.req, loadCatalog(t), BuildAt(now))
 			if err != nil {
 				t.Fatal(err)
 			}

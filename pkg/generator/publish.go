@@ -7,18 +7,40 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/gitops"
+	"github.com/labkit-dev/labkit/pkg/internal/kobj"
 )
 
-// ErrLabExists and ErrLabNotFound say why a create or delete was refused.
+// Why a create, delete or update was refused.
 var (
 	ErrLabExists   = errors.New("lab already exists")
 	ErrLabNotFound = errors.New("lab not found")
+	// ErrUnchanged: the lab is already as the update would make it (stopped, expiring then); nothing is
+	// committed.
+	ErrUnchanged = errors.New("the lab is already so")
+	// ErrExpired: the lab's expiry has passed, so it cannot start before it is given more time (Extend).
+	ErrExpired = errors.New("lab expired")
 )
+
+// refusal is an error that reads as a sentence of its own and is its sentinel for errors.Is.
+type refusal struct {
+	sentinel error
+	msg      string
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.sentinel }
+
+func refuse(sentinel error, format string, args ...any) error {
+	return &refusal{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}
+}
 
 // Publisher writes labs to a GitOps repository laid out as described on LabsDir and AppsDir.
 type Publisher struct {
@@ -68,6 +90,137 @@ func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun b
 		}, nil
 	}
 	return p.run(ctx, fmt.Sprintf("Delete JupyterLab %s/%s", namespace, name), prepare, dryRun)
+}
+
+// Updated is what Update committed.
+type Updated struct {
+	// Result is the pushed commit; empty on a dry run.
+	gitops.Result
+	// Diff is the change in git diff format, on a dry run only.
+	Diff string
+	// Before is the lab as the branch held it, After as the commit leaves it.
+	Before, After *labkitv1alpha1.JupyterLab
+}
+
+// Update reads a lab's file on the branch, applies change to it, writes it back and commits and pushes
+// it with message, only if the branch did not move meanwhile; if it did, Update reads the lab again and
+// applies change again on the new tip, so change must check what it needs every time it is called. An
+// error from change refuses the update and pushes nothing. A lab not on the branch is ErrLabNotFound,
+// naming those there; a change that leaves the lab as it is, ErrUnchanged. The file is rendered as
+// Create renders it, so a file labctl wrote changes in the changed lines only. With dryRun it returns
+// the diff and pushes nothing.
+func (p *Publisher) Update(ctx context.Context, namespace, name, message string, change func(*labkitv1alpha1.JupyterLab) error, dryRun bool) (*Updated, error) {
+	u := &Updated{}
+	file := LabPath(namespace, name)
+	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
+		data, found, err := tree.Read(file)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("%w: no %s/%s on branch %s; labs there: %s", ErrLabNotFound, namespace, name, p.Target.Revision, labNames(tree))
+		}
+		before := &labkitv1alpha1.JupyterLab{}
+		// Strict: a field labctl does not know would be lost when it writes the file back.
+		if err := yaml.UnmarshalStrict(data, before); err != nil {
+			return nil, fmt.Errorf("read %s: %w; labctl changes only lab files it can read whole, so change this one by hand", file, err)
+		}
+		after := before.DeepCopy()
+		if err := change(after); err != nil {
+			return nil, err
+		}
+		if after.Name != before.Name || after.Namespace != before.Namespace {
+			return nil, fmt.Errorf("update of lab %s/%s would rename it to %s/%s: a lab keeps its name; create a new one instead", namespace, name, after.Namespace, after.Name)
+		}
+		if equality.Semantic.DeepEqual(before, after) {
+			return nil, refuse(ErrUnchanged, "lab %s/%s is already as %q would make it: nothing to commit", namespace, name, message)
+		}
+		content, err := kobj.YAML(after)
+		if err != nil {
+			return nil, fmt.Errorf("render lab %s/%s: %w", namespace, name, err)
+		}
+		u.Before, u.After = before, after
+		return []gitops.Change{{Path: file, Content: content}}, nil
+	}
+	var err error
+	u.Result, u.Diff, err = p.run(ctx, message, prepare, dryRun)
+	if errors.Is(err, gitops.ErrNoChanges) {
+		return nil, refuse(ErrUnchanged, "lab %s/%s is already as %q would make it: nothing to commit", namespace, name, message)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Stop sets the lab's spec.stopped: once Argo CD syncs the commit, the controller scales it to zero, so
+// its pod goes and its GPUs are free; its volume, files and URL stay. A lab stopped already is
+// ErrUnchanged.
+func (p *Publisher) Stop(ctx context.Context, namespace, name string, dryRun bool) (*Updated, error) {
+	return p.Update(ctx, namespace, name, fmt.Sprintf("Stop JupyterLab %s/%s", namespace, name), func(l *labkitv1alpha1.JupyterLab) error {
+		if l.Spec.Stopped {
+			return refuse(ErrUnchanged, "lab %s/%s is already stopped on branch %s: nothing to commit; %s starts it", namespace, name, p.Target.Revision, CommandLine("start", namespace, name, ""))
+		}
+		l.Spec.Stopped = true
+		return nil
+	}, dryRun)
+}
+
+// Start clears the lab's spec.stopped and sets spec.startedAt to now, which also starts a lab the
+// controller stopped for being idle. A lab whose expiry is not after now is ErrExpired: Extend gives it
+// more time, and so starts it.
+func (p *Publisher) Start(ctx context.Context, namespace, name string, now time.Time, dryRun bool) (*Updated, error) {
+	startedAt := metav1.NewTime(now.UTC().Truncate(time.Second))
+	return p.Update(ctx, namespace, name, fmt.Sprintf("Start JupyterLab %s/%s", namespace, name), func(l *labkitv1alpha1.JupyterLab) error {
+		if exp := l.Spec.ExpiresAt; exp != nil && !now.Before(exp.Time) {
+			extend := CommandLine("extend", namespace, name, "--for 7d")
+			if l.Spec.Stopped { // extending leaves it stopped
+				return refuse(ErrExpired, "lab %s expired at %s: %s gives it more time, then %s starts it", name, FormatTime(exp.Time), extend, CommandLine("start", namespace, name, ""))
+			}
+			return refuse(ErrExpired, "lab %s expired at %s: %s gives it more time and starts it", name, FormatTime(exp.Time), extend)
+		}
+		if !l.Spec.Stopped && l.Spec.StartedAt != nil && l.Spec.StartedAt.Equal(&startedAt) {
+			return refuse(ErrUnchanged, "lab %s/%s was started at %s already: nothing to commit", namespace, name, FormatTime(startedAt.Time))
+		}
+		l.Spec.Stopped = false
+		l.Spec.StartedAt = startedAt.DeepCopy()
+		return nil
+	}, dryRun)
+}
+
+// Extend moves the lab's expiry later, to until; a lab that had expired then runs again (unless it is
+// stopped, see Start). An expiry that is not later than the lab's is refused, as is one in the past.
+func (p *Publisher) Extend(ctx context.Context, namespace, name string, until time.Time, dryRun bool) (*Updated, error) {
+	until = until.UTC().Truncate(time.Second)
+	if now := time.Now(); !until.After(now) {
+		return nil, fmt.Errorf("extend lab %s/%s until %s: that is in the past (it is %s now); give a later time", namespace, name, FormatTime(until), FormatTime(now))
+	}
+	message := fmt.Sprintf("Extend JupyterLab %s/%s until %s", namespace, name, FormatTime(until))
+	return p.Update(ctx, namespace, name, message, func(l *labkitv1alpha1.JupyterLab) error {
+		switch exp := l.Spec.ExpiresAt; {
+		case exp == nil:
+		case exp.Time.Equal(until):
+			return refuse(ErrUnchanged, "lab %s/%s already expires at %s: nothing to commit", namespace, name, FormatTime(until))
+		case until.Before(exp.Time):
+			return fmt.Errorf("lab %s/%s expires at %s, later than %s: extend moves the expiry only later; give a later --until or a longer --for",
+				namespace, name, FormatTime(exp.Time), FormatTime(until))
+		}
+		l.Spec.ExpiresAt = &metav1.Time{Time: until}
+		return nil
+	}, dryRun)
+}
+
+// CommandLine is the labctl command line that does verb to a lab, e.g. "labctl start ada" or
+// "labctl extend ada -n team-a --for 7d": the namespace is named unless it is the default one.
+func CommandLine(verb, namespace, name, args string) string {
+	c := "labctl " + verb + " " + name
+	if namespace != Defaults.Namespace {
+		c += " -n " + namespace
+	}
+	if args != "" {
+		c += " " + args
+	}
+	return c
 }
 
 func (p *Publisher) run(ctx context.Context, message string, prepare gitops.PrepareFunc, dryRun bool) (gitops.Result, string, error) {

@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/gitops"
 	"github.com/labkit-dev/labkit/pkg/internal/gittest"
+	"github.com/labkit-dev/labkit/pkg/internal/kobj"
 )
 
 func publisher(t *testing.T, bare, branch string) *Publisher {
@@ -164,5 +171,284 @@ func TestNoPlaintextPasswordReachesTheRepository(t *testing.T) {
 	}
 	if strings.Contains(history, password) {
 		t.Error("the plaintext password is in the repository history")
+	}
+}
+
+// labOnBranch is the lab's file on branch main of bare, parsed.
+func labOnBranch(t *testing.T, bare, name string) *labkitv1alpha1.JupyterLab {
+	t.Helper()
+	data := gittest.Git(t, bare, "show", "main:"+LabPath("jupyter", name))
+	lab := &labkitv1alpha1.JupyterLab{}
+	if err := yaml.UnmarshalStrict([]byte(data), lab); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	return lab
+}
+
+// changedFiles are the files the branch's last commit changed.
+func changedFiles(t *testing.T, bare string) []string {
+	t.Helper()
+	return strings.Fields(gittest.Git(t, bare, "diff-tree", "--no-commit-id", "--name-only", "-r", "main"))
+}
+
+func TestStopStartAndExtendChangeOnlyTheLabsFile(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	ctx := context.Background()
+	created := build(t, func(r *Request) { r.For = "14d" })
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{created}, false); err != nil {
+		t.Fatal(err)
+	}
+	app := gittest.Git(t, bare, "show", "main:"+AppPath("jupyter", "ada-a100"))
+
+	res, err := p.Stop(ctx, "jupyter", "ada-a100", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(gittest.Git(t, bare, "rev-parse", "main")); got != res.Commit || res.Attempts != 1 {
+		t.Errorf("main is at %s after %d attempts, want the pushed commit %s", got, res.Attempts, res.Commit)
+	}
+	if got := changedFiles(t, bare); len(got) != 1 || got[0] != LabPath("jupyter", "ada-a100") {
+		t.Errorf("stop changed %v, want the lab's file only", got)
+	}
+	// The file is as Create renders it, with the one line more.
+	want, err := kobj.YAML(res.After)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, bare, "show", "main:"+LabPath("jupyter", "ada-a100")); got != string(want) {
+		t.Errorf("stopped lab's file:\n%s\nwant:\n%s", got, want)
+	}
+	if diff := gittest.Git(t, bare, "diff", "main~1", "main"); strings.Count(diff, "\n+ ") != 1 || strings.Count(diff, "\n- ") != 0 ||
+		!strings.Contains(diff, "\n+  stopped: true\n") {
+		t.Errorf("stop's diff is not the one line stopped: true:\n%s", diff)
+	}
+	if msg := gittest.Git(t, bare, "log", "-1", "--format=%s", "main"); msg != "Stop JupyterLab jupyter/ada-a100\n" {
+		t.Errorf("commit message = %q", msg)
+	}
+	if res.Before.Spec.Stopped || !res.After.Spec.Stopped || !labOnBranch(t, bare, "ada-a100").Spec.Stopped {
+		t.Errorf("before %v, after %v: want the lab stopped only after", res.Before.Spec.Stopped, res.After.Spec.Stopped)
+	}
+
+	started := time.Date(2026, 12, 2, 9, 30, 15, 999, time.UTC)
+	if _, err := p.Start(ctx, "jupyter", "ada-a100", started, false); err != nil {
+		t.Fatal(err)
+	}
+	lab := labOnBranch(t, bare, "ada-a100")
+	if lab.Spec.Stopped || lab.Spec.StartedAt == nil || !lab.Spec.StartedAt.Time.Equal(started.Truncate(time.Second)) {
+		t.Errorf("started lab: stopped %v, startedAt %v; want running, started at %v", lab.Spec.Stopped, lab.Spec.StartedAt, started)
+	}
+
+	until := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	if _, err := p.Extend(ctx, "jupyter", "ada-a100", until, false); err != nil {
+		t.Fatal(err)
+	}
+	lab = labOnBranch(t, bare, "ada-a100")
+	if lab.Spec.ExpiresAt == nil || !lab.Spec.ExpiresAt.Time.Equal(until) || lab.Spec.StartedAt == nil {
+		t.Errorf("extended lab expires at %v, want %v (and keeps its start time %v)", lab.Spec.ExpiresAt, until, lab.Spec.StartedAt)
+	}
+	if got := changedFiles(t, bare); len(got) != 1 || got[0] != LabPath("jupyter", "ada-a100") {
+		t.Errorf("extend changed %v, want the lab's file only", got)
+	}
+	if got := gittest.Git(t, bare, "show", "main:"+AppPath("jupyter", "ada-a100")); got != app {
+		t.Errorf("the Application changed:\n%s\nwas:\n%s", got, app)
+	}
+}
+
+func TestARefusedUpdatePushesNothingAndSaysWhy(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	ctx := context.Background()
+	// A lab built in 2020 to live a day, in a namespace of its own: it has expired.
+	expired, err := Build(request(func(r *Request) { r.Name, r.Namespace, r.For = "old", "team-a", "1d" }), loadCatalog(t),
+		BuildAt(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil), expired}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Stop(ctx, "jupyter", "ada-a100", false); err != nil {
+		t.Fatal(err)
+	}
+	before := gittest.Refs(t, bare)
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name     string
+		update   func() (*Updated, error)
+		sentinel error
+		want     string
+	}{
+		{"stopping a lab not on the branch names those there",
+			func() (*Updated, error) { return p.Stop(ctx, "jupyter", "nobody", false) },
+			ErrLabNotFound, "no jupyter/nobody on branch main; labs there: jupyter/ada-a100, team-a/old"},
+		{"stopping a stopped lab",
+			func() (*Updated, error) { return p.Stop(ctx, "jupyter", "ada-a100", false) },
+			ErrUnchanged, "lab jupyter/ada-a100 is already stopped on branch main: nothing to commit; labctl start ada-a100 starts it"},
+		{"starting an expired lab says how to give it more time, in its namespace",
+			func() (*Updated, error) { return p.Start(ctx, "team-a", "old", time.Now(), false) },
+			ErrExpired, "lab old expired at 2020-01-02 00:00:00 UTC: labctl extend old -n team-a --for 7d gives it more time and starts it"},
+		{"starting a lab in a namespace it is not in",
+			func() (*Updated, error) { return p.Start(ctx, "jupyter", "old", time.Now(), false) },
+			ErrLabNotFound, "no jupyter/old on branch main"},
+		{"an expiry in the past",
+			func() (*Updated, error) {
+				return p.Extend(ctx, "team-a", "old", time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), false)
+			},
+			nil, "extend lab team-a/old until 2019-01-01 00:00:00 UTC: that is in the past"},
+		{"a change that fails",
+			func() (*Updated, error) {
+				return p.Update(ctx, "team-a", "old", "Break", func(*labkitv1alpha1.JupyterLab) error { return errBoom }, false)
+			},
+			errBoom, "boom"},
+		{"a change that changes nothing",
+			func() (*Updated, error) {
+				return p.Update(ctx, "team-a", "old", "Nothing", func(*labkitv1alpha1.JupyterLab) error { return nil }, false)
+			},
+			ErrUnchanged, `lab team-a/old is already as "Nothing" would make it: nothing to commit`},
+		{"a change that renames the lab",
+			func() (*Updated, error) {
+				return p.Update(ctx, "team-a", "old", "Rename", func(l *labkitv1alpha1.JupyterLab) error { l.Name = "new"; return nil }, false)
+			},
+			nil, "would rename it to team-a/new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := tt.update()
+			if err == nil {
+				t.Fatalf("accepted: %+v", res)
+			}
+			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
+				t.Errorf("error is not %v: %v", tt.sentinel, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v\nwant it to say %q", err, tt.want)
+			}
+		})
+	}
+	if after := gittest.Refs(t, bare); after != before {
+		t.Errorf("refused updates changed the remote:\n%s\nwant:\n%s", after, before)
+	}
+}
+
+func TestExtendMovesTheExpiryOnlyLater(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	ctx := context.Background()
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, func(r *Request) { r.For = "14d" })}, false); err != nil {
+		t.Fatal(err)
+	}
+	expires := labOnBranch(t, bare, "ada-a100").Spec.ExpiresAt.Time
+	before := gittest.Refs(t, bare)
+	_, err := p.Extend(ctx, "jupyter", "ada-a100", expires.Add(-time.Hour), false)
+	if err == nil || !strings.Contains(err.Error(), "extend moves the expiry only later; give a later --until or a longer --for") {
+		t.Errorf("an earlier expiry: %v", err)
+	}
+	if _, err := p.Extend(ctx, "jupyter", "ada-a100", expires, false); !errors.Is(err, ErrUnchanged) ||
+		!strings.Contains(err.Error(), "already expires at "+FormatTime(expires)) {
+		t.Errorf("the same expiry: %v, want ErrUnchanged saying when it expires", err)
+	}
+	res, err := p.Extend(ctx, "jupyter", "ada-a100", expires.Add(time.Hour), true)
+	if err != nil || !strings.Contains(res.Diff, "+  expiresAt: \""+expires.Add(time.Hour).UTC().Format(time.RFC3339)+"\"") {
+		t.Errorf("dry run: %v, diff:\n%s", err, res.Diff)
+	}
+	if after := gittest.Refs(t, bare); after != before {
+		t.Errorf("refused and dry-run extends changed the remote:\n%s", after)
+	}
+}
+
+func TestUpdateRetriesOnTopOfAConcurrentPushAndKeepsIt(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	ctx := context.Background()
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	res, err := p.Update(ctx, "jupyter", "ada-a100", "Set an idle timeout", func(l *labkitv1alpha1.JupyterLab) error {
+		calls++
+		if calls == 1 {
+			// Someone else stops the lab between our read and our push.
+			if _, err := publisher(t, bare, "main").Stop(ctx, "jupyter", "ada-a100", false); err != nil {
+				t.Errorf("competing stop: %v", err)
+			}
+		} else if !l.Spec.Stopped {
+			t.Errorf("call %d of change does not see the competing stop", calls)
+		}
+		l.Spec.IdleTimeout = &metav1.Duration{Duration: time.Hour}
+		return nil
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 || calls != 2 {
+		t.Errorf("Update took %d attempts and %d calls of change, want 2 and 2", res.Attempts, calls)
+	}
+	lab := labOnBranch(t, bare, "ada-a100")
+	if !lab.Spec.Stopped || lab.Spec.IdleTimeout == nil || lab.Spec.IdleTimeout.Duration != time.Hour {
+		t.Errorf("lab after both: stopped %v, idle timeout %v; want the competing stop kept and ours added", lab.Spec.Stopped, lab.Spec.IdleTimeout)
+	}
+	if got := gittest.Git(t, bare, "log", "--format=%s", "main"); !strings.HasPrefix(got, "Set an idle timeout\nStop JupyterLab jupyter/ada-a100\n") {
+		t.Errorf("history = %q", got)
+	}
+}
+
+func TestConcurrentStopsOfOneLabCommitOnce(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	ctx := context.Background()
+	if _, _, err := publisher(t, bare, "main").Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = publisher(t, bare, "main").Stop(ctx, "jupyter", "ada-a100", false) })
+	}
+	wg.Wait()
+	stopped := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			stopped++
+		case !errors.Is(err, ErrUnchanged):
+			t.Errorf("concurrent stop: %v, want success or ErrUnchanged", err)
+		}
+	}
+	if n := strings.Count(gittest.Git(t, bare, "log", "--format=%s", "main"), "Stop JupyterLab"); stopped != 1 || n != 1 {
+		t.Errorf("%d stops succeeded and %d were committed, want 1 and 1", stopped, n)
+	}
+}
+
+func TestUpdateRefusesALabFileWithFieldsItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	ctx := context.Background()
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
+		t.Fatal(err)
+	}
+	// A person adds a field by hand that this labctl does not know.
+	work := t.TempDir()
+	gittest.Git(t, work, "clone", "--quiet", bare, ".")
+	file := LabPath("jupyter", "ada-a100")
+	data, err := os.ReadFile(filepath.Join(work, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(work, file), strings.Replace(string(data), "spec:\n", "spec:\n  futureField: keep me\n", 1))
+	gittest.Git(t, work, "commit", "--quiet", "-am", "Hand edit")
+	gittest.Git(t, work, "push", "--quiet", "origin", "HEAD:main")
+	before := gittest.Refs(t, bare)
+	if _, err := p.Stop(ctx, "jupyter", "ada-a100", false); err == nil || !strings.Contains(err.Error(), "futureField") ||
+		!strings.Contains(err.Error(), "change this one by hand") {
+		t.Errorf("stop of a lab file with an unknown field: %v, want a refusal naming it", err)
+	}
+	if after := gittest.Refs(t, bare); after != before {
+		t.Errorf("the refused stop changed the remote:\n%s", after)
 	}
 }

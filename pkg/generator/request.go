@@ -3,9 +3,12 @@ package generator
 import (
 	"fmt"
 	"os"
+	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,7 +42,24 @@ type Request struct {
 	// taken from key KEY of the Secret SECRET in the lab's namespace.
 	Env        []string `json:"env,omitempty"`
 	EnvSecrets []string `json:"envSecrets,omitempty"`
+	// For and Until say when the lab expires (it is stopped then, with its volume kept); at most one of
+	// them. For is a duration from when the request is built, e.g. "14d", "36h" or "2w" (ParseDuration);
+	// Until a date, "2026-12-24" (the end of that day in UTC), or an RFC 3339 time (see Expiry).
+	For   string `json:"for,omitempty"`
+	Until string `json:"until,omitempty"`
+	// IdleTimeout stops the lab after this long without activity, e.g. "2h"; "0" never does. Empty: the
+	// controller's setting.
+	IdleTimeout string `json:"idleTimeout,omitempty"`
+	// Shm is the size of /dev/shm, e.g. "8Gi", taken from Memory. Empty: the controller's default.
+	Shm string `json:"shm,omitempty"`
+	// Mounts are existing volumes of the lab's namespace as CLAIM:/PATH, CLAIM:/PATH:ro (read-only) or
+	// CLAIM:/PATH:rw; a later one at the same path replaces an earlier one (flags after the spec file).
+	Mounts []string `json:"mounts,omitempty"`
 }
+
+// requestFields are the fields of a spec file, for the message that refuses an unknown one.
+const requestFields = "name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, " +
+	"imagePullSecret, env, envSecrets, for, until, idleTimeout, shm, mounts"
 
 // Defaults fill what a request leaves empty.
 var Defaults = Request{
@@ -66,6 +86,12 @@ func (r Request) WithDefaults(d Request) Request {
 	fill(&r.Storage, d.Storage)
 	fill(&r.StorageClass, d.StorageClass)
 	fill(&r.ImagePullSecret, d.ImagePullSecret)
+	fill(&r.IdleTimeout, d.IdleTimeout)
+	fill(&r.Shm, d.Shm)
+	// For and Until are one setting: one given here keeps the other of d out.
+	if r.For == "" && r.Until == "" {
+		r.For, r.Until = d.For, d.Until
+	}
 	return r
 }
 
@@ -78,15 +104,34 @@ func LoadRequest(path string) (Request, error) {
 		return r, fmt.Errorf("read spec file: %w", err)
 	}
 	if err := yaml.UnmarshalStrict(data, &r); err != nil {
-		return r, fmt.Errorf("spec file %s: %w (fields: name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, imagePullSecret, env, envSecrets)", path, err)
+		return r, fmt.Errorf("spec file %s: %w (fields: %s)", path, err, requestFields)
 	}
 	return r, nil
+}
+
+// BuildOption configures Build.
+type BuildOption interface{ apply(*buildOptions) }
+
+type buildOptions struct{ now time.Time }
+
+type buildOptionFunc func(*buildOptions)
+
+func (f buildOptionFunc) apply(o *buildOptions) { f(o) }
+
+// BuildAt builds the request as at now: Request.For counts from it and Request.Until must be after it.
+// The default is the time Build is called.
+func BuildAt(now time.Time) BuildOption {
+	return buildOptionFunc(func(o *buildOptions) { o.now = now })
 }
 
 // Build checks a request, resolves its GPU name against the catalog and checks that some node can
 // take it now, and returns the JupyterLab. A nil catalog skips both catalog checks. Every problem of
 // the request is reported at once.
-func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) {
+func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha1.JupyterLab, error) {
+	o := &buildOptions{now: time.Now()}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -108,9 +153,25 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 	}
 	env, envErrs := parseEnv(r.Env, r.EnvSecrets)
 	errs = append(errs, envErrs...)
+	volumes, mountErrs := parseMounts(r.Mounts)
+	errs = append(errs, mountErrs...)
+	expiresAt, hasExpiry, err := Expiry(r.For, r.Until, o.now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var idle *metav1.Duration
+	if r.IdleTimeout != "" {
+		if d, err := idleTimeout(r.IdleTimeout); err != nil {
+			errs = append(errs, err)
+		} else {
+			idle = &metav1.Duration{Duration: d}
+		}
+	}
 	fieldErrs := len(errs)
 	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
+	n := len(errs)
 	memory := quantity(&errs, "memory", r.Memory, `"32Gi"`)
+	memoryOK := len(errs) == n
 	storage := quantity(&errs, "storage", r.Storage, `"100Gi"`)
 
 	product, count, err := ParseGPU(r.GPU)
@@ -119,6 +180,19 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 	}
 	// What the nodes offer is worth checking whenever the resources themselves make sense.
 	checkCatalog := cat != nil && len(errs) == fieldErrs
+
+	var shm *resource.Quantity
+	if r.Shm != "" {
+		n := len(errs)
+		q := quantity(&errs, "--shm", r.Shm, `"8Gi"`)
+		switch {
+		case len(errs) > n:
+		case memoryOK && q.Cmp(memory) > 0:
+			bad("--shm %s is more than --memory %s: /dev/shm is taken from the lab's memory, so ask for more --memory or a smaller --shm", r.Shm, r.Memory)
+		default:
+			shm = &q
+		}
+	}
 
 	var auth labkitv1alpha1.AuthSpec
 	switch {
@@ -165,7 +239,13 @@ func Build(r Request, cat *catalog.Catalog) (*labkitv1alpha1.JupyterLab, error) 
 			Auth:            auth,
 			ImagePullSecret: r.ImagePullSecret,
 			Env:             env,
+			IdleTimeout:     idle,
+			ShmSize:         shm,
+			Volumes:         volumes,
 		},
+	}
+	if hasExpiry {
+		lab.Spec.ExpiresAt = &metav1.Time{Time: expiresAt}
 	}
 	if count > 0 {
 		lab.Spec.GPU = &labkitv1alpha1.GPURequest{Product: product, Count: count}
@@ -286,4 +366,87 @@ func parseEnv(plain, fromSecrets []string) ([]labkitv1alpha1.EnvVar, []error) {
 		}
 	}
 	return env, errs
+}
+
+// Limits of spec.volumes, as the CRD has them.
+const (
+	maxVolumes       = 16
+	maxMountPathLen  = 1024
+	labVolumePath    = "/home/jovyan/work"
+	mountPathExample = "/data/imagenet"
+)
+
+// reservedMount says whether the API server refuses a volume at p (the rule on VolumeMount): the lab's
+// own folders and the system's.
+func reservedMount(p string) bool {
+	switch p {
+	case "/", "/home/jovyan", labVolumePath, "/dev/shm", "/tmp":
+		return true
+	}
+	for _, prefix := range []string{"/etc/labkit", "/dev/", "/proc", "/sys"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMounts turns CLAIM:/PATH[:ro|:rw] into the lab's volumes, in order; a later mount at the same
+// path replaces an earlier one (flags after the spec file).
+func parseMounts(mounts []string) ([]labkitv1alpha1.VolumeMount, []error) {
+	var vols []labkitv1alpha1.VolumeMount
+	var errs []error
+	bad := func(m, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--mount %q: "+format, append([]any{m}, args...)...))
+	}
+	for _, m := range mounts {
+		parts := strings.Split(m, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			bad(m, "give CLAIM:/PATH, e.g. imagenet:%s, or imagenet:%s:ro to mount it read-only", mountPathExample, mountPathExample)
+			continue
+		}
+		claim, p := parts[0], parts[1]
+		v := labkitv1alpha1.VolumeMount{ClaimName: claim, MountPath: p}
+		ok := true
+		if msgs := validation.IsDNS1123Subdomain(claim); len(msgs) > 0 {
+			bad(m, "%q is not the name of a volume claim (PersistentVolumeClaim): use lower-case letters, digits, '-' and '.', e.g. imagenet", claim)
+			ok = false
+		}
+		switch {
+		case !strings.HasPrefix(p, "/"):
+			bad(m, "the path %q is not absolute: mount the volume at a folder such as %s", p, mountPathExample)
+			ok = false
+		case path.Clean(p) != p || strings.Contains(p, "/../"):
+			bad(m, "the path must be a clean absolute path, such as %s, without '..' or a trailing '/'", mountPathExample)
+			ok = false
+		case reservedMount(p):
+			bad(m, "the path must not be /, /home/jovyan, the lab's own volume %s, /tmp, /dev, /proc, /sys or /etc/labkit: choose a folder such as %s", labVolumePath, mountPathExample)
+			ok = false
+		case len(p) > maxMountPathLen:
+			bad(m, "the path is %d characters; at most %d are allowed", len(p), maxMountPathLen)
+			ok = false
+		}
+		if len(parts) == 3 {
+			switch parts[2] {
+			case "ro":
+				v.ReadOnly = true
+			case "rw":
+			default:
+				bad(m, "%q is neither ro (read-only) nor rw (read-write)", parts[2])
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if i := slices.IndexFunc(vols, func(o labkitv1alpha1.VolumeMount) bool { return o.MountPath == v.MountPath }); i >= 0 {
+			vols[i] = v
+		} else {
+			vols = append(vols, v)
+		}
+	}
+	if len(vols) > maxVolumes {
+		errs = append(errs, fmt.Errorf("--mount: %d volumes, but a lab may mount at most %d", len(vols), maxVolumes))
+	}
+	return vols, errs
 }

@@ -1,7 +1,9 @@
 package labstatus_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -371,5 +374,241 @@ func TestNudgeRefreshesTheRootApplicationOfTheBranchAndTheLabs(t *testing.T) {
 	if _, err := labstatus.Nudge(ctx, labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}, other, ns, "nobody"); err == nil ||
 		!strings.Contains(err.Error(), "no Argo CD application in namespace "+ns+" syncs apps/ of http://git.example/labs.git at team-b") {
 		t.Errorf("Nudge for a branch no root application syncs = %v, want an error naming it", err)
+	}
+}
+
+func TestWriteTextSaysWhyALabIsStoppedAndWhenItExpires(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	at := func(s string) *time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &v
+	}
+	git := func(mod func(*labstatus.Request)) *labstatus.Git {
+		r := &labstatus.Request{Owner: "ada", GPU: "1× Tesla-T4", CPU: "2", Memory: "4Gi", Storage: "10Gi"}
+		if mod != nil {
+			mod(r)
+		}
+		return &labstatus.Git{Repo: "http://git.example/labs.git", Branch: "main", OnBranch: true, Request: r}
+	}
+	stopped := func(reason, since string) *labstatus.Lab {
+		return &labstatus.Lab{Found: true, Phase: "Stopped", GPUs: "1× Tesla-T4", Current: true,
+			Stopped: &labstatus.Stopped{Reason: reason, Since: *at(since)}}
+	}
+	tests := []struct {
+		name      string
+		namespace string
+		git       *labstatus.Git
+		lab       *labstatus.Lab
+		want      []string
+		not       []string
+	}{
+		{name: "stopped for being idle", lab: stopped("Idle", "2026-12-01T14:00:00Z"),
+			want: []string{"cluster Stopped (Idle since 2026-12-01 14:00:00 UTC, labctl start ada starts it)"}, not: []string{"Tesla-T4"}},
+		{name: "stopped by labctl stop, in Git and in the cluster", git: git(func(r *labstatus.Request) { r.Stopped = true }),
+			lab:  stopped("Stopped", "2026-12-01T14:00:00Z"),
+			want: []string{"; stopped there (labctl start ada starts it)", "cluster Stopped (by labctl stop since 2026-12-01 14:00:00 UTC, labctl start ada starts it)"}},
+		{name: "expired, in another namespace",
+			namespace: "team-a", git: git(func(r *labstatus.Request) { r.ExpiresAt = at("2026-11-30T10:00:00Z") }),
+			lab: stopped("Expired", "2026-11-30T10:00:00Z"),
+			want: []string{"expired 2026-11-30 10:00:00 UTC (2 days ago): labctl extend ada -n team-a --for 7d gives it more time",
+				"cluster Stopped (Expired since 2026-11-30 10:00:00 UTC, labctl extend ada -n team-a --for 7d gives it more time and starts it)"}},
+		{name: "expires in days", git: git(func(r *labstatus.Request) { r.ExpiresAt = at("2026-12-15T10:00:00Z") }),
+			want: []string{"expires 2026-12-15 10:00:00 UTC (in 13 days)"}},
+		{name: "expires in hours", git: git(func(r *labstatus.Request) { r.ExpiresAt = at("2026-12-02T15:30:00Z") }),
+			want: []string{"expires 2026-12-02 15:30:00 UTC (in 5 hours)"}},
+		{name: "expires in minutes", git: git(func(r *labstatus.Request) { r.ExpiresAt = at("2026-12-02T10:20:00Z") }),
+			want: []string{"expires 2026-12-02 10:20:00 UTC (in 20 minutes)"}},
+		{name: "expires now", git: git(func(r *labstatus.Request) { r.ExpiresAt = at("2026-12-02T10:00:00Z") }),
+			want: []string{"expired 2026-12-02 10:00:00 UTC (under 2 minutes ago)"}},
+		{name: "an idle timeout", git: git(func(r *labstatus.Request) { r.IdleTimeout = "2h" }),
+			want: []string{"idle timeout 2h: the lab is stopped after that long without activity"}},
+		{name: "never stopped for being idle", git: git(func(r *labstatus.Request) { r.IdleTimeout = "0s" }),
+			want: []string{"idle timeout none: the lab is never stopped for being idle"}},
+		{name: "no expiry and the controller's idle timeout", git: git(nil), not: []string{"expire", "idle"}},
+		{name: "running but idle", git: git(func(r *labstatus.Request) { r.IdleTimeout = "2h" }),
+			lab:  &labstatus.Lab{Found: true, Phase: "Ready", Node: "gpu-t4-1", GPUs: "1× Tesla-T4", Current: true, IdleSince: at("2026-12-02T09:15:00Z")},
+			want: []string{"cluster Ready on node gpu-t4-1, 1× Tesla-T4; idle since 2026-12-02 09:15:00 UTC (stopped after 2h of that)"}},
+		{name: "volumes", git: git(func(r *labstatus.Request) { r.Volumes = []string{"imagenet:/data/imagenet:ro", "scratch:/scratch"} }),
+			want: []string{"volumes imagenet:/data/imagenet:ro, scratch:/scratch"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := &labstatus.Status{Namespace: cmp.Or(tt.namespace, "jupyter"), Name: "ada", Git: tt.git, Lab: tt.lab}
+			var b strings.Builder
+			if err := labstatus.WriteText(&b, st, labstatus.TextAt(now)); err != nil {
+				t.Fatal(err)
+			}
+			words := strings.Join(strings.Fields(b.String()), " ") // columns are padded to fit
+			for _, w := range tt.want {
+				if !strings.Contains(words, w) {
+					t.Errorf("text does not say %q:\n%s", w, b.String())
+				}
+			}
+			_, rest, _ := strings.Cut(b.String(), "\n") // the lines after the one that names the lab and its request
+			for _, w := range tt.not {
+				if strings.Contains(rest, w) {
+					t.Errorf("text says %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestStatusReadsStoppedIdleAndExpiryFromGitAndTheCluster(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "stopped")
+	lab := newLab(ns, "ada", 1)
+	expires := metav1.NewTime(time.Date(2099, 1, 2, 3, 4, 5, 0, time.UTC))
+	lab.Spec.ExpiresAt, lab.Spec.IdleTimeout, lab.Spec.Stopped = &expires, &metav1.Duration{Duration: 90 * time.Minute}, true
+	shm := resource.MustParse("1Gi")
+	lab.Spec.ShmSize = &shm
+	lab.Spec.Volumes = []labkitv1alpha1.VolumeMount{{ClaimName: "imagenet", MountPath: "/data/imagenet", ReadOnly: true}}
+	pub, _ := publish(t, lab)
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	other := newLab(ns, "bob", 0)
+	if err := env.Client.Create(ctx, other.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	since := metav1.NewTime(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC))
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(lab), lab); err != nil {
+		t.Fatal(err)
+	}
+	lab.Status = labkitv1alpha1.JupyterLabStatus{Phase: labkitv1alpha1.PhaseStopped, ObservedGeneration: lab.Generation,
+		Stopped: &labkitv1alpha1.StoppedStatus{Reason: labkitv1alpha1.ReasonIdle, Since: since}, IdleSince: &since}
+	if err := env.Client.Status().Update(ctx, lab); err != nil {
+		t.Fatal(err)
+	}
+	setLabStatus(t, ctx, other, labkitv1alpha1.PhaseReady, "cpu-1")
+
+	st, err := labstatus.Get(ctx, labstatus.Sources{Git: pub, Cluster: env.Client, ArgoNamespace: ns}, ns, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, l := st.Git.Request, st.Lab
+	if !r.Stopped || r.ExpiresAt == nil || !r.ExpiresAt.Equal(expires.Time) || r.IdleTimeout != "1h30m" || r.Shm != "1Gi" ||
+		!slices.Equal(r.Volumes, []string{"imagenet:/data/imagenet:ro"}) {
+		t.Errorf("git request = %+v", r)
+	}
+	if l.Stopped == nil || l.Stopped.Reason != "Idle" || !l.Stopped.Since.Equal(since.Time) || l.IdleSince == nil || !l.IdleSince.Equal(since.Time) {
+		t.Errorf("lab = %+v (stopped %+v)", l, l.Stopped)
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"stopped":true`, `"expiresAt":"2099-01-02T03:04:05Z"`, `"idleTimeout":"1h30m"`, `"shm":"1Gi"`,
+		`"volumes":["imagenet:/data/imagenet:ro"]`, `"stopped":{"reason":"Idle","since":"2026-12-01T14:00:00Z"}`, `"idleSince":"2026-12-01T14:00:00Z"`} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("JSON has no %s:\n%s", key, data)
+		}
+	}
+
+	labs, err := labstatus.ClusterLabs(ctx, labstatus.Sources{Cluster: env.Client}, ns, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := labs[client.ObjectKey{Namespace: ns, Name: "ada"}], labs[client.ObjectKey{Namespace: ns, Name: "bob"}]
+	if len(labs) != 2 || a == nil || a.PhaseText() != "Stopped (Idle)" || b == nil || b.PhaseText() != "Ready" || b.URL == "" {
+		t.Errorf("ClusterLabs = %v, want ada Stopped (Idle) and bob Ready with a URL", labs)
+	}
+	if _, err := labstatus.ClusterLabs(ctx, labstatus.Sources{ClusterErr: errors.New("no kubeconfig")}, ns); err == nil || err.Error() != "no kubeconfig" {
+		t.Errorf("ClusterLabs without a cluster = %v, want the reason there is none", err)
+	}
+}
+
+func TestWaitStoppedWaitsUntilTheLabsPodIsGone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "stopwait")
+	lab := newLab(ns, "ada", 1)
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseReady, "gpu-t4-1")
+	// The finalizer keeps the pod terminating, as a pod whose container is still shutting down is.
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "ada-0", Namespace: ns, Labels: map[string]string{labkitv1alpha1.LabLabel: "ada"},
+			Finalizers: []string{"labkit.dev/test-hold"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "jupyter", Image: "jupyter"}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	var p progress
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		done <- labstatus.WaitStopped(ctx, labstatus.Sources{Cluster: env.Client}, ns, "ada",
+			labstatus.WithProgress(p.add), labstatus.WithPollInterval(20*time.Millisecond))
+	}()
+	p.until(t, "waiting for the lab to stop: it is Ready on node gpu-t4-1, 1× Tesla-T4")
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(lab), lab); err != nil {
+		t.Fatal(err)
+	}
+	lab.Status = labkitv1alpha1.JupyterLabStatus{Phase: labkitv1alpha1.PhaseStopped, ObservedGeneration: lab.Generation,
+		Stopped: &labkitv1alpha1.StoppedStatus{Reason: labkitv1alpha1.ReasonStopped, Since: metav1.Now()}}
+	if err := env.Client.Status().Update(ctx, lab); err != nil {
+		t.Fatal(err)
+	}
+	p.until(t, "stopped; waiting for pod ada-0 to go (Pending)")
+	if err := env.Client.Delete(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	p.until(t, "stopped; waiting for pod ada-0 to go (terminating)")
+	select {
+	case err := <-done:
+		t.Fatalf("WaitStopped returned while the pod was terminating: %v\n%s", err, &p)
+	default:
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Finalizers = nil
+	if err := env.Client.Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WaitStopped = %v\nprogress:\n%s", err, &p)
+	}
+	if last := p.lines[len(p.lines)-1]; last != "stopped: no pod of lab "+ns+"/ada is left" {
+		t.Errorf("last progress line %q", last)
+	}
+}
+
+func TestWaitStoppedGivesUpSayingWhatItSawLast(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "stopslow")
+	lab := newLab(ns, "ada", 0)
+	if err := env.Client.Create(ctx, lab.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	setLabStatus(t, ctx, lab, labkitv1alpha1.PhaseReady, "cpu-1")
+	// A client of its own, not held back by the rate limit the other tests' polls use up.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS = -1
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = labstatus.WaitStopped(ctx, labstatus.Sources{Cluster: c}, ns, "ada", labstatus.WithPollInterval(20*time.Millisecond))
+	if err == nil || !strings.Contains(err.Error(), "waiting for lab "+ns+"/ada to stop and its pod to go; last seen: waiting for the lab to stop: it is Ready on node cpu-1") {
+		t.Errorf("WaitStopped = %v, want it to give up saying what it saw", err)
+	}
+	// A lab the cluster does not have runs no pod.
+	if err := labstatus.WaitStopped(t.Context(), labstatus.Sources{Cluster: env.Client}, ns, "nobody"); err != nil {
+		t.Errorf("WaitStopped of a lab not in the cluster = %v", err)
 	}
 }

@@ -1,10 +1,12 @@
 package labstatus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -81,6 +83,17 @@ type Request struct {
 	Memory  string `json:"memory"`
 	Storage string `json:"storage"`
 	Image   string `json:"image"`
+	// Stopped: the branch asks for the lab to run no pod (labctl stop).
+	Stopped bool `json:"stopped,omitempty"`
+	// ExpiresAt is when the lab is stopped for good, until labctl extend gives it more time.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// IdleTimeout is how long the lab may go without activity before it is stopped, e.g. "2h"; "0s":
+	// never. Empty: the controller's setting.
+	IdleTimeout string `json:"idleTimeout,omitempty"`
+	// Shm is the size of /dev/shm when the lab sets it; Volumes its mounts of other volumes, as
+	// CLAIM:/PATH or CLAIM:/PATH:ro.
+	Shm     string   `json:"shm,omitempty"`
+	Volumes []string `json:"volumes,omitempty"`
 }
 
 // ArgoCD is the lab's Argo CD Application.
@@ -110,6 +123,18 @@ type Lab struct {
 	Conditions  []Condition `json:"conditions,omitempty"`
 	// Current is false when the status is of an older spec than the lab's (the controller is behind).
 	Current bool `json:"current"`
+	// Stopped says why the lab runs no pod, and since when; nil while it runs.
+	Stopped *Stopped `json:"stopped,omitempty"`
+	// IdleSince is the Jupyter server's last activity, once it has had none for a while; nil while it is
+	// in use (or its activity is not watched).
+	IdleSince *time.Time `json:"idleSince,omitempty"`
+}
+
+// Stopped is why a lab runs no pod: Stopped (labctl stop), Idle (no activity for its idle timeout) or
+// Expired (its expiry passed), and since when.
+type Stopped struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // Condition is one of the lab's conditions.
@@ -218,8 +243,38 @@ func gitPart(p *generator.Publisher, snap *generator.Snapshot, namespace, name s
 }
 
 func request(l *labkitv1alpha1.JupyterLab) *Request {
-	return &Request{Owner: l.Spec.Owner, GPU: gpus(l), CPU: l.Spec.Resources.CPU.String(), Memory: l.Spec.Resources.Memory.String(),
-		Storage: l.Spec.Storage.Size.String(), Image: l.Spec.Image}
+	r := &Request{Owner: l.Spec.Owner, GPU: gpus(l), CPU: l.Spec.Resources.CPU.String(), Memory: l.Spec.Resources.Memory.String(),
+		Storage: l.Spec.Storage.Size.String(), Image: l.Spec.Image, Stopped: l.Spec.Stopped}
+	if e := l.Spec.ExpiresAt; e != nil {
+		t := e.UTC()
+		r.ExpiresAt = &t
+	}
+	if d := l.Spec.IdleTimeout; d != nil {
+		r.IdleTimeout = shortDuration(d.Duration)
+	}
+	if q := l.Spec.ShmSize; q != nil {
+		r.Shm = q.String()
+	}
+	for _, v := range l.Spec.Volumes {
+		m := v.ClaimName + ":" + v.MountPath
+		if v.ReadOnly {
+			m += ":ro"
+		}
+		r.Volumes = append(r.Volumes, m)
+	}
+	return r
+}
+
+// shortDuration is d as people write it: 2h, 1h30m, 90s, 0s (not 2h0m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func gpus(l *labkitv1alpha1.JupyterLab) string {
@@ -267,16 +322,54 @@ func labPart(ctx context.Context, c client.Client, namespace, name string) (*Lab
 	case err != nil:
 		return nil, explain(err)
 	}
+	return labFrom(lab), nil
+}
+
+// labFrom is the Lab part of a lab read from the cluster.
+func labFrom(lab *labkitv1alpha1.JupyterLab) *Lab {
 	st := lab.Status
 	l := &Lab{Found: true, Phase: string(st.Phase), Node: st.NodeName, GPUs: gpus(lab), URL: st.URL, InternalURL: st.InternalURL,
 		Current: st.ObservedGeneration == lab.Generation}
-	for _, t := range []string{labkitv1alpha1.ConditionReady, labkitv1alpha1.ConditionScheduled, labkitv1alpha1.ConditionStorageReady} {
+	for _, t := range []string{labkitv1alpha1.ConditionReady, labkitv1alpha1.ConditionScheduled, labkitv1alpha1.ConditionStorageReady,
+		labkitv1alpha1.ConditionVolumesReady} {
 		if cond := meta.FindStatusCondition(st.Conditions, t); cond != nil {
 			l.Conditions = append(l.Conditions, Condition{Type: cond.Type, Status: string(cond.Status), Reason: cond.Reason,
 				Message: cond.Message, Since: cond.LastTransitionTime.Time})
 		}
 	}
-	return l, nil
+	if s := st.Stopped; s != nil {
+		l.Stopped = &Stopped{Reason: s.Reason, Since: s.Since.UTC()}
+	}
+	if t := st.IdleSince; t != nil {
+		u := t.UTC()
+		l.IdleSince = &u
+	}
+	return l
+}
+
+// ClusterLabs reads the labs of the namespaces from the cluster in one list call per namespace, as
+// Status.Lab reports them, by namespace and name; a lab the cluster does not have is not in the map.
+// labctl list uses it to show each lab's phase and URL beside what the branch holds.
+func ClusterLabs(ctx context.Context, src Sources, namespaces ...string) (map[client.ObjectKey]*Lab, error) {
+	if src.Cluster == nil {
+		return nil, cmp.Or(src.ClusterErr, errors.New("no cluster to look at"))
+	}
+	out := map[client.ObjectKey]*Lab{}
+	seen := map[string]bool{}
+	for _, ns := range namespaces {
+		if seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		labs := &labkitv1alpha1.JupyterLabList{}
+		if err := src.Cluster.List(ctx, labs, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("list the labs of namespace %s in the cluster: %w", ns, explain(err))
+		}
+		for i := range labs.Items {
+			out[client.ObjectKeyFromObject(&labs.Items[i])] = labFrom(&labs.Items[i])
+		}
+	}
+	return out, nil
 }
 
 // condition is the lab's condition of type t, or nil.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/create"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/delete"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/extend"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/list"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/manifests"
@@ -13,7 +14,9 @@ import (
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/open"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/profile"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/render"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/start"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/status"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/stop"
 	"github.com/labkit-dev/labkit/pkg/generator"
 )
 
@@ -44,6 +47,9 @@ func NewCommand(logger logr.Logger, streams Streams) *cobra.Command {
 		render.NewCommand(g, streams),
 		list.NewCommand(g, streams),
 		delete.NewCommand(g, streams),
+		stop.NewCommand(g, streams),
+		start.NewCommand(g, streams),
+		extend.NewCommand(g, streams),
 		manifests.NewCommand(streams),
 		profile.NewCommand(g, streams),
 		status.NewCommand(g, streams),

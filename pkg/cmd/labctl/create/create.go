@@ -2,25 +2,20 @@
 package create
 
 import (
-	"context"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
 	"github.com/labkit-dev/labkit/pkg/generator"
-	"github.com/labkit-dev/labkit/pkg/labstatus"
 )
 
 type flagpole struct {
 	request shared.RequestFlags
 	repo    shared.RepoFlags
 	dryRun  bool
-	wait    bool
-	timeout time.Duration
+	wait    shared.WaitFlags
 }
 
 // NewCommand returns `labctl create`.
@@ -52,39 +47,16 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			}
 			fmt.Fprintf(streams.Out, "lab %s/%s committed as %s to branch %s; Argo CD application %s\n",
 				lab.Namespace, lab.Name, res.Commit, pub.Target.Revision, generator.AppName(lab.Namespace, lab.Name))
-			if !flags.wait {
+			if !flags.wait.Wait {
 				return nil
 			}
-			return waitFor(cmd.Context(), g, streams, flags, pub.Target, lab.Namespace, lab.Name, res.Commit)
+			return g.WaitReady(cmd.Context(), streams, flags.repo, flags.wait, pub.Target, lab.Namespace, lab.Name, res.Commit,
+				fmt.Sprintf("the request stays committed: labctl status %s shows the lab, labctl delete %s withdraws it", lab.Name, lab.Name))
 		},
 	}
 	flags.request.Bind(cmd.Flags())
 	flags.repo.Bind(cmd.Flags())
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
-	cmd.Flags().BoolVar(&flags.wait, "wait", false, "after the push, ask Argo CD to sync now and wait until the lab answers, printing each step and then its URL")
-	cmd.Flags().DurationVar(&flags.timeout, "timeout", 10*time.Minute, "with --wait: how long to wait")
+	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")
 	return cmd
-}
-
-// waitFor nudges Argo CD and waits for the lab the commit asked for, printing each step.
-func waitFor(ctx context.Context, g *shared.Globals, streams shared.Streams, flags *flagpole, target generator.Target, namespace, name, commit string) error {
-	src := g.Sources(flags.repo)
-	if src.Cluster == nil {
-		return fmt.Errorf("the lab is committed, but labctl cannot wait for it: %w", src.ClusterErr)
-	}
-	say := func(line string) { fmt.Fprintln(streams.Out, line) }
-	if apps, err := labstatus.Nudge(ctx, src, target, namespace, name); err != nil {
-		say(fmt.Sprintf("could not ask Argo CD to read branch %s now (%v); it will at its next poll", target.Revision, err))
-	} else {
-		say(fmt.Sprintf("asked Argo CD to read branch %s now (application %s)", target.Revision, strings.Join(apps, ", ")))
-	}
-	ctx, cancel := context.WithTimeout(ctx, flags.timeout)
-	defer cancel()
-	st, err := labstatus.Wait(ctx, src, namespace, name, labstatus.WithCommit(commit), labstatus.WithProgress(say),
-		labstatus.WithAnswerCheck(labstatus.CheckJupyter))
-	if err != nil {
-		return fmt.Errorf("%w\nthe request stays committed: labctl status %s shows the lab, labctl delete %s withdraws it", err, name, name)
-	}
-	say("open " + st.Lab.URL)
-	return nil
 }

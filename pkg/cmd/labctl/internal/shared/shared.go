@@ -174,9 +174,19 @@ func (r *RequestFlags) Bind(f *pflag.FlagSet) {
 	f.StringVar(&r.Req.ImagePullSecret, "image-pull-secret", "", "Secret used to pull the image")
 	f.StringArrayVar(&r.Req.Env, "env", nil, "environment variable NAME=VALUE of the Jupyter server, kept in Git in plain text (repeatable)")
 	f.StringArrayVar(&r.Req.EnvSecrets, "env-secret", nil, "environment variable NAME=SECRET:KEY, its value from key KEY of Secret SECRET in the lab's namespace (repeatable)")
+	BindExpiry(f, &r.Req.For, &r.Req.Until)
+	f.StringVar(&r.Req.IdleTimeout, "idle-timeout", "", "stop the lab after this long without activity, a `DURATION` such as 2h, 90m or 1d; 0 never does (default: the controller's setting)")
+	f.StringVar(&r.Req.Shm, "shm", "", "size of /dev/shm, a `SIZE` such as 8Gi, taken from --memory (default: a quarter of the memory with GPUs, else 64Mi)")
+	f.StringArrayVar(&r.Req.Mounts, "mount", nil, "mount an existing volume, `CLAIM:/PATH[:ro|:rw]`: the PersistentVolumeClaim CLAIM of the lab's namespace at PATH, read-only with :ro, e.g. imagenet:/data/imagenet:ro (repeatable)")
 	f.BoolVar(&r.PasswordStdin, "password-stdin", false, "read the login password from stdin; only its argon2 hash is written")
 	f.StringVar(&r.Catalog, "catalog", "", "catalog file to check the request against (default: read the cluster)")
 	f.BoolVar(&r.SkipCatalog, "skip-catalog", false, "do not check the request against what the nodes offer")
+}
+
+// BindExpiry adds --for and --until, which say when a lab expires (generator.Expiry reads them).
+func BindExpiry(f *pflag.FlagSet, forValue, until *string) {
+	f.StringVar(forValue, "for", "", "stop the lab this long from now, a `DURATION` such as 14d, 36h or 2w (d: days, w: weeks); or --until")
+	f.StringVar(until, "until", "", "stop the lab at this `DATE`: a day such as 2026-12-24, meaning its end (23:59:59 UTC), or an RFC 3339 time such as 2026-12-24T18:00:00+01:00")
 }
 
 // Resolve turns the flags, the spec file, the profile and the defaults (in that order of precedence)
@@ -199,6 +209,7 @@ func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in 
 		req.PasswordHash, req.TokenSecret = firstOf(req.PasswordHash, spec.PasswordHash), firstOf(req.TokenSecret, spec.TokenSecret)
 		// The file's variables first, so that a flag for the same name wins.
 		req.Env, req.EnvSecrets = append(spec.Env, req.Env...), append(spec.EnvSecrets, req.EnvSecrets...)
+		req.Mounts = append(spec.Mounts, req.Mounts...)
 	}
 	profile, err := g.LoadProfile()
 	if err != nil {
@@ -300,4 +311,27 @@ func ExactlyOneArg(name, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// BindNamespace adds -n/--namespace, the namespace of the lab a command acts on (see Globals.Namespace).
+func BindNamespace(f *pflag.FlagSet, ns *string) {
+	f.StringVarP(ns, "namespace", "n", "", "namespace of the lab (default: the profile's, else "+generator.Defaults.Namespace+")")
+}
+
+// Short is a commit's abbreviated id, as people quote it.
+func Short(commit string) string {
+	if len(commit) > 7 {
+		return commit[:7]
+	}
+	return commit
+}
+
+// Holds says what a running lab holds of the cluster: "1× NVIDIA-A100-SXM4-40GB", or for a lab without
+// GPUs "8 CPU and 32Gi memory".
+func Holds(lab *labkitv1alpha1.JupyterLab) string {
+	if lab.GPUCount() > 0 {
+		return fmt.Sprintf("%d× %s", lab.GPUCount(), lab.Spec.GPU.Product)
+	}
+	r := lab.Spec.Resources
+	return fmt.Sprintf("%s CPU and %s memory", r.CPU.String(), r.Memory.String())
 }

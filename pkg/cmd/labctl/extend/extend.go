@@ -1,0 +1,89 @@
+// Package extend is `labctl extend`: give a lab more time before it expires, through Git.
+package extend
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
+	"github.com/labkit-dev/labkit/pkg/generator"
+)
+
+type flagpole struct {
+	namespace       string
+	forValue, until string
+	repo            shared.RepoFlags
+	dryRun          bool
+	wait            shared.WaitFlags
+}
+
+// NewCommand returns `labctl extend`.
+func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
+	flags := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "extend NAME (--for DURATION | --until DATE)",
+		Short: "Move a lab's expiry later, through Git; a lab that had expired runs again",
+		Long: "labctl extend sets the lab's spec.expiresAt, in one commit, to --for from now or to --until. It only\n" +
+			"moves the expiry later. A lab that had expired runs again once Argo CD syncs the commit; one stopped with\n" +
+			"labctl stop, or for being idle, stays stopped until labctl start.",
+		Example: `  labctl extend ada-a100 --for 7d
+  labctl extend ada-a100 --until 2026-12-24 --wait`,
+		Args: shared.ExactlyOneArg("NAME", "the lab to give more time, e.g. `labctl extend ada-a100 --for 7d`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if flags.forValue == "" && flags.until == "" {
+				return fmt.Errorf("labctl extend needs --for DURATION or --until DATE, e.g. `labctl extend %s --for 7d`", name)
+			}
+			now := time.Now()
+			until, _, err := generator.Expiry(flags.forValue, flags.until, now)
+			if err != nil {
+				return err
+			}
+			ns, err := g.Namespace(flags.namespace)
+			if err != nil {
+				return err
+			}
+			pub, err := flags.repo.Publisher(g)
+			if err != nil {
+				return err
+			}
+			res, err := pub.Extend(cmd.Context(), ns, name, until, flags.dryRun)
+			if err != nil {
+				return err
+			}
+			if flags.dryRun {
+				fmt.Fprint(streams.Out, res.Diff)
+				return nil
+			}
+			was, expired := "it had no expiry", false
+			if e := res.Before.Spec.ExpiresAt; e != nil {
+				was, expired = "was "+generator.FormatTime(e.Time), !now.Before(e.Time)
+			}
+			then := ""
+			switch {
+			case res.After.Spec.Stopped:
+				then = "; it stays stopped: " + generator.CommandLine("start", ns, name, "") + " starts it"
+			case expired:
+				then = "; it had expired, so it runs again once Argo CD syncs the commit"
+			}
+			fmt.Fprintf(streams.Out, "lab %s/%s now expires at %s (%s): committed %s to branch %s%s\n",
+				ns, name, generator.FormatTime(until), was, shared.Short(res.Commit), pub.Target.Revision, then)
+			if !flags.wait.Wait {
+				return nil
+			}
+			if res.After.Spec.Stopped {
+				return nil // it will not run: nothing to wait for
+			}
+			return g.WaitReady(cmd.Context(), streams, flags.repo, flags.wait, pub.Target, ns, name, res.Commit,
+				fmt.Sprintf("the new expiry stays committed: %s shows the lab", generator.CommandLine("status", ns, name, "")))
+		},
+	}
+	shared.BindNamespace(cmd.Flags(), &flags.namespace)
+	shared.BindExpiry(cmd.Flags(), &flags.forValue, &flags.until)
+	flags.repo.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
+	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL (not for a lab stopped with labctl stop)")
+	return cmd
+}
