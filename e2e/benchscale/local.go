@@ -75,7 +75,11 @@ func runLocal(ctx context.Context, o options) (err error) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace}}); err != nil {
 		return err
 	}
-	ctrl, err := startController(ctx, filepath.Join(bin, "labkit-controller"), cluster.Kubeconfig, o.controllerArgs)
+	// No Jupyter server runs on kwok's nodes: a fake one answers for every lab's activity.
+	jupyter := startFakeJupyter()
+	defer jupyter.srv.Close()
+	ctrl, err := startController(ctx, filepath.Join(bin, "labkit-controller"), cluster.Kubeconfig,
+		append([]string{"--jupyter-url-override=" + jupyter.srv.URL}, o.controllerArgs...))
 	if err != nil {
 		return err
 	}
@@ -110,7 +114,13 @@ func runLocal(ctx context.Context, o options) (err error) {
 	if err := createAndMeasure(ctx, r, c, ctrl, labs, "through the API", createLabs); err != nil {
 		return err
 	}
-	return oneMore(ctx, r, c, filepath.Join(bin, "labctl"), cluster.Kubeconfig, o.namespace, pools.Pools)
+	if err := oneMore(ctx, r, c, filepath.Join(bin, "labctl"), cluster.Kubeconfig, o.namespace, pools.Pools); err != nil {
+		return err
+	}
+	if o.cullingWindow == 0 {
+		return nil
+	}
+	return cullingCost(ctx, r, c, ctrl, jupyter, len(labs), o.cullingPeriod, o.cullingWindow)
 }
 
 // createAndMeasure creates the labs (all in one namespace) with create, waits until all are Ready,

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
@@ -33,6 +34,8 @@ func main() {
 	flag.StringVar(&o.namespace, "namespace", "scale", "namespace of the labs")
 	flag.BoolVar(&o.baseline, "baseline", true, "on local: first time the objects of the labs created directly, with no controller: the floor under the labs' figure")
 	flag.IntVar(&o.labctlRuns, "labctl-runs", 5, "how many times `labctl nodes` is timed")
+	flag.DurationVar(&o.cullingPeriod, "culling-period", 10*time.Second, "on local: how often the controller reads each lab's activity while its culling cost is measured")
+	flag.DurationVar(&o.cullingWindow, "culling-window", time.Minute, "on local: how long the culling cost is measured; 0 skips it")
 	flag.Var(&o.controllerArgs, "controller-arg", "an extra flag for the controller, e.g. --controller-arg=--kube-api-qps=20 (repeatable)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -59,6 +62,8 @@ type options struct {
 	root, namespace   string
 	labctlRuns        int
 	controllerArgs    stringList
+	cullingPeriod     time.Duration
+	cullingWindow     time.Duration
 }
 
 type stringList []string

@@ -28,6 +28,7 @@ type flagpole struct {
 	kubeAPIBurst   int
 	zapDevelopment bool
 	settings       string
+	jupyterURL     string
 }
 
 // NewCommand returns the labkit-controller command.
@@ -55,6 +56,9 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
 	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
 		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
+	f.StringVar(&flags.jupyterURL, "jupyter-url-override", "",
+		"for benchmarks and tests only: read every lab's activity from the Jupyter server at this URL instead of the lab's own")
+	_ = f.MarkHidden("jupyter-url-override")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	zapOpts.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
@@ -95,10 +99,14 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	r := &controller.JupyterLabReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   scheme,
-		Recorder: mgr.GetEventRecorder("labkit-controller"),
-		Settings: settings,
+		Client:    mgr.GetClient(),
+		Scheme:    scheme,
+		Recorder:  mgr.GetEventRecorder("labkit-controller"),
+		Settings:  settings,
+		APIReader: mgr.GetAPIReader(),
+	}
+	if u := flags.jupyterURL; u != "" {
+		r.Activity = controller.JupyterActivity{BaseURL: func(*labkitv1alpha1.JupyterLab) string { return u }}
 	}
 	if err := r.SetupWithManager(mgr, controller.WithMaxConcurrentReconciles(flags.concurrency)); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
