@@ -113,7 +113,7 @@ bench-scale: tools local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . --provider=$(PROVIDER) $(BENCH_SCALE_FLAGS)
 
 .PHONY: bench-reach
-bench-reach: tools ## On kind: time labctl create --wait to the lab answering through the ingress, 5 labs, and print a table.
+bench-reach: tools ## On kind: time labctl create --wait to the lab answering through the ingress (5 labs), and stop/start of a GPU lab; print tables.
 	$(GO) run ./e2e/benchreach --root .
 
 ##@ Build

@@ -114,7 +114,59 @@ func run(ctx context.Context, root string, runs int, keep bool) (err error) {
 			return err
 		}
 	}
-	return report(results)
+	if err := report(results); err != nil {
+		return err
+	}
+	if err := stopStart(ctx, kubeconfig, g.Publisher.Target.RepoURL, ns, runs); err != nil {
+		return err
+	}
+	_, _, err = g.Publisher.Delete(ctx, ns, "pause", false)
+	return err
+}
+
+// stopStart times labctl stop --wait (until the pod is gone and the GPU free in the catalog) and
+// labctl start --wait (until the lab answers again) of one GPU lab, runs times each.
+func stopStart(ctx context.Context, kubeconfig, repo, ns string, runs int) error {
+	const name = "pause"
+	labctlRun := func(args ...string) (time.Duration, error) {
+		w := &stampWriter{start: time.Now()}
+		cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: strings.NewReader("bench-password\n"), Out: w, ErrOut: w})
+		cmd.SetArgs(append(args, "-n", ns, "--repo", repo, "--kubeconfig", kubeconfig, "--wait", "--timeout", "5m",
+			"--profile", filepath.Join(os.TempDir(), "bench-reach-no-profile.yaml")))
+		err := cmd.ExecuteContext(ctx)
+		took := time.Since(w.start)
+		if err != nil {
+			return 0, fmt.Errorf("labctl %s: %w\n%s", args[0], err, w.text())
+		}
+		fmt.Fprintf(os.Stderr, "bench-reach: labctl %s %s took %.2f s\n%s", args[0], name, took.Seconds(), w.text())
+		return took, nil
+	}
+	if _, err := labctlRun("create", name, "--owner", "bench", "--gpu", "Tesla-T4:1", "--cpu", "250m", "--memory", "512Mi",
+		"--storage", "1Gi", "--password-stdin"); err != nil {
+		return err
+	}
+	var stops, starts []time.Duration
+	for range runs {
+		d, err := labctlRun("stop", name)
+		if err != nil {
+			return err
+		}
+		stops = append(stops, d)
+		if d, err = labctlRun("start", name); err != nil {
+			return err
+		}
+		starts = append(starts, d)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\none GPU lab, %d times (seconds)\tmin\tmedian\tmax\t\n", runs)
+	for _, row := range []struct {
+		what string
+		d    []time.Duration
+	}{{"labctl stop --wait, to its GPU free in the catalog", stops}, {"labctl start --wait, to Ready and answering", starts}} {
+		slices.Sort(row.d)
+		fmt.Fprintf(w, "%s\t%s\t\n", row.what, seconds([]time.Duration{row.d[0], row.d[len(row.d)/2], row.d[len(row.d)-1]}))
+	}
+	return w.Flush()
 }
 
 // timeCreate runs labctl create --wait and returns when each stage was printed, from the start, and the total.
