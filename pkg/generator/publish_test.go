@@ -29,6 +29,17 @@ func publisher(t *testing.T, bare, branch string) *Publisher {
 	return &Publisher{Repo: repo, Target: Target{RepoURL: "http://git.example/labs.git", Revision: branch}}
 }
 
+// published is a new remote whose main branch holds the lab build(t, nil) makes, and its publisher.
+func published(t *testing.T) (string, *Publisher) {
+	t.Helper()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "main")
+	if _, _, err := p.Create(context.Background(), []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
+		t.Fatal(err)
+	}
+	return bare, p
+}
+
 func build(t *testing.T, mod func(*Request)) *labkitv1alpha1.JupyterLab {
 	t.Helper()
 	lab, err := Build(request(mod), loadCatalog(t))
@@ -72,12 +83,8 @@ func TestCreatePushesTheLabAndItsApplicationToTheNamedBranch(t *testing.T) {
 
 func TestARefusedRequestLeavesTheRepositoryUntouched(t *testing.T) {
 	t.Parallel()
-	bare := gittest.Remote(t)
-	p := publisher(t, bare, "main")
+	bare, p := published(t)
 	ctx := context.Background()
-	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
-		t.Fatal(err)
-	}
 	before := gittest.Refs(t, bare)
 	// A batch whose second lab exists already is refused whole.
 	other := build(t, func(r *Request) { r.Name = "other" })
@@ -362,12 +369,8 @@ func TestExtendMovesTheExpiryOnlyLater(t *testing.T) {
 
 func TestUpdateRetriesOnTopOfAConcurrentPushAndKeepsIt(t *testing.T) {
 	t.Parallel()
-	bare := gittest.Remote(t)
-	p := publisher(t, bare, "main")
+	bare, p := published(t)
 	ctx := context.Background()
-	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
-		t.Fatal(err)
-	}
 	calls := 0
 	res, err := p.Update(ctx, "jupyter", "ada-a100", "Set an idle timeout", func(l *labkitv1alpha1.JupyterLab) error {
 		calls++
@@ -426,12 +429,8 @@ func TestConcurrentStopsOfOneLabCommitOnce(t *testing.T) {
 
 func TestUpdateRefusesALabFileWithFieldsItDoesNotKnow(t *testing.T) {
 	t.Parallel()
-	bare := gittest.Remote(t)
-	p := publisher(t, bare, "main")
+	bare, p := published(t)
 	ctx := context.Background()
-	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, nil)}, false); err != nil {
-		t.Fatal(err)
-	}
 	// A person adds a field by hand that this labctl does not know.
 	work := t.TempDir()
 	gittest.Git(t, work, "clone", "--quiet", bare, ".")
