@@ -27,7 +27,20 @@ var (
 	ErrUnchanged = errors.New("the lab is already so")
 	// ErrExpired: the lab's expiry has passed, so it cannot start before it is given more time (Extend).
 	ErrExpired = errors.New("lab expired")
+	// ErrNoBranch: the branch does not exist on the remote. Only Create starts a branch, so that a
+	// mistyped --branch is an error rather than a new branch.
+	ErrNoBranch = errors.New("no such branch")
 )
+
+// noBranch is the ErrNoBranch of tree's remote, naming the branches there are.
+func (p *Publisher) noBranch(tree *gitops.Tree) error {
+	branches := tree.Branches()
+	if len(branches) == 0 {
+		return refuse(ErrNoBranch, "the repository %s has no branches yet, so no branch %q: labctl create makes the first", p.Repo.Remote(), p.Target.Revision)
+	}
+	return refuse(ErrNoBranch, "branch %q does not exist in %s; its branches: %s (only labctl create starts a new branch)",
+		p.Target.Revision, p.Repo.Remote(), strings.Join(branches, ", "))
+}
 
 // refusal is an error that reads as a sentence of its own and is its sentinel for errors.Is.
 type refusal struct {
@@ -49,7 +62,9 @@ type Publisher struct {
 }
 
 // Create commits the files of labs (one commit for all of them) and pushes it. A lab that already
-// exists on the branch refuses the whole batch. With dryRun it returns the diff and pushes nothing.
+// exists on the branch refuses the whole batch. A branch that does not exist yet is started from the
+// remote's default branch, and the Result says so (NewBranch, From). With dryRun it returns the diff
+// and pushes nothing, and the Result says only whether the push would start the branch.
 func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLab, dryRun bool) (gitops.Result, string, error) {
 	if len(labs) == 0 {
 		return gitops.Result{}, "", errors.New("no labs to create")
@@ -62,7 +77,10 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 		}
 		changes = append(changes, files...)
 	}
+	var newBranch bool
+	var from string
 	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
+		newBranch, from = !tree.BranchExists(), tree.StartsFrom()
 		for _, lab := range labs {
 			if _, found, err := tree.Read(LabPath(lab.Namespace, lab.Name)); err != nil {
 				return nil, err
@@ -72,13 +90,20 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 		}
 		return changes, nil
 	}
-	return p.run(ctx, createMessage(labs), prepare, dryRun)
+	res, diff, err := p.run(ctx, createMessage(labs), prepare, dryRun)
+	if err == nil && dryRun {
+		res.NewBranch, res.From = newBranch, from // what the push would do
+	}
+	return res, diff, err
 }
 
 // Delete removes a lab's files, commits and pushes. Argo CD then prunes the lab's Application, whose
 // finalizer deletes the lab and so everything the controller made for it.
 func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun bool) (gitops.Result, string, error) {
 	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
+		if !tree.BranchExists() {
+			return nil, p.noBranch(tree)
+		}
 		if _, found, err := tree.Read(LabPath(namespace, name)); err != nil {
 			return nil, err
 		} else if !found {
@@ -113,6 +138,9 @@ func (p *Publisher) Update(ctx context.Context, namespace, name, message string,
 	u := &Updated{}
 	file := LabPath(namespace, name)
 	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
+		if !tree.BranchExists() {
+			return nil, p.noBranch(tree)
+		}
 		data, found, err := tree.Read(file)
 		if err != nil {
 			return nil, err
@@ -247,10 +275,8 @@ func (p *Publisher) List(ctx context.Context) ([]*labkitv1alpha1.JupyterLab, err
 
 // Snapshot is the branch as it is at one commit.
 type Snapshot struct {
-	// Tip is the branch's commit; Exists is false when the branch does not exist yet (Tip is then the
-	// commit it would start from, or "" on an empty repository).
-	Tip    string
-	Exists bool
+	// Tip is the branch's commit.
+	Tip string
 	// Labs are sorted by namespace and name.
 	Labs []Entry
 }
@@ -262,11 +288,15 @@ type Entry struct {
 	LastChange *gitops.Commit
 }
 
-// Snapshot reads the labs on the branch; with history, also the commit that last changed each one.
+// Snapshot reads the labs on the branch; with history, also the commit that last changed each one. A
+// branch that does not exist is ErrNoBranch, naming those that do.
 func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, error) {
 	snap := &Snapshot{}
 	err := p.Repo.View(ctx, func(tree *gitops.Tree) error {
-		snap.Tip, snap.Exists = tree.Tip(), tree.BranchExists()
+		if !tree.BranchExists() {
+			return p.noBranch(tree)
+		}
+		snap.Tip = tree.Tip()
 		for _, f := range tree.List(LabsDir) {
 			if path.Base(f) != labFile {
 				continue

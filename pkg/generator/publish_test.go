@@ -409,21 +409,28 @@ func TestConcurrentStopsOfOneLabCommitOnce(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
+	updates := make([]*Updated, 3)
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = publisher(t, bare, "main").Stop(ctx, "jupyter", "ada-a100", false) })
+		wg.Go(func() { updates[i], errs[i] = publisher(t, bare, "main").Stop(ctx, "jupyter", "ada-a100", false) })
 	}
 	wg.Wait()
+	// Stops that start from the same tip within one second make the same commit, byte for byte, so
+	// more than one may push it and succeed: each then reports the one commit that is on the branch.
+	tip := strings.TrimSpace(gittest.Git(t, bare, "rev-parse", "main"))
 	stopped := 0
-	for _, err := range errs {
+	for i, err := range errs {
 		switch {
 		case err == nil:
 			stopped++
+			if updates[i].Commit != tip {
+				t.Errorf("a stop reports commit %s, but the branch is at %s", updates[i].Commit, tip)
+			}
 		case !errors.Is(err, ErrUnchanged):
 			t.Errorf("concurrent stop: %v, want success or ErrUnchanged", err)
 		}
 	}
-	if n := strings.Count(gittest.Git(t, bare, "log", "--format=%s", "main"), "Stop JupyterLab"); stopped != 1 || n != 1 {
-		t.Errorf("%d stops succeeded and %d were committed, want 1 and 1", stopped, n)
+	if n := strings.Count(gittest.Git(t, bare, "log", "--format=%s", "main"), "Stop JupyterLab"); stopped == 0 || n != 1 {
+		t.Errorf("%d stops succeeded and %d were committed, want at least 1 and exactly 1", stopped, n)
 	}
 }
 
@@ -449,5 +456,60 @@ func TestUpdateRefusesALabFileWithFieldsItDoesNotKnow(t *testing.T) {
 	}
 	if after := gittest.Refs(t, bare); after != before {
 		t.Errorf("the refused stop changed the remote:\n%s", after)
+	}
+}
+
+// Defect: `labctl delete ada --branch mian` made refs/heads/mian from main and said "removed", and
+// list on a missing branch listed main's labs. Only Create starts a branch.
+func TestOnlyCreateStartsABranch(t *testing.T) {
+	t.Parallel()
+	bare, _ := published(t)
+	ctx := context.Background()
+	before := gittest.Refs(t, bare)
+	mian := publisher(t, bare, "mian")
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrNoBranch) || !strings.Contains(err.Error(), `branch "mian" does not exist`) ||
+			!strings.Contains(err.Error(), "its branches: main") || !strings.Contains(err.Error(), "only labctl create starts") {
+			t.Errorf("%s on a missing branch: %v, want ErrNoBranch naming the branches there are", what, err)
+		}
+	}
+	_, _, err := mian.Delete(ctx, "jupyter", "ada-a100", false)
+	check("delete", err)
+	_, _, err = mian.Delete(ctx, "jupyter", "ada-a100", true)
+	check("delete --dry-run", err)
+	_, err = mian.Stop(ctx, "jupyter", "ada-a100", false)
+	check("stop", err)
+	_, err = mian.Snapshot(ctx, false)
+	check("snapshot", err)
+	_, err = mian.List(ctx)
+	check("list", err)
+	if after := gittest.Refs(t, bare); after != before {
+		t.Errorf("refused changes moved the remote's branches:\n%s\nwant\n%s", after, before)
+	}
+
+	// create may: it says where the branch starts, for a dry run too.
+	lab := build(t, func(r *Request) { r.Name = "grace" })
+	res, _, err := mian.Create(ctx, []*labkitv1alpha1.JupyterLab{lab}, true)
+	if err != nil || !res.NewBranch || res.From != "main" {
+		t.Errorf("dry-run create on a new branch: %+v, %v; want NewBranch from main", res, err)
+	}
+	res, _, err = mian.Create(ctx, []*labkitv1alpha1.JupyterLab{lab}, false)
+	if err != nil || !res.NewBranch || res.From != "main" {
+		t.Errorf("create on a new branch: %+v, %v; want NewBranch from main", res, err)
+	}
+	res, _, err = mian.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, func(r *Request) { r.Name = "hopper" })}, false)
+	if err != nil || res.NewBranch {
+		t.Errorf("create on the branch it made: %+v, %v; want no new branch", res, err)
+	}
+}
+
+func TestAnEmptyRepositorySaysCreateMakesTheFirstBranch(t *testing.T) {
+	t.Parallel()
+	bare := filepath.Join(t.TempDir(), "empty.git")
+	gittest.Git(t, "", "init", "--quiet", "--bare", bare)
+	_, err := publisher(t, bare, "main").List(context.Background())
+	if !errors.Is(err, ErrNoBranch) || !strings.Contains(err.Error(), "has no branches yet") {
+		t.Errorf("list of an empty repository: %v, want ErrNoBranch saying labctl create makes the first", err)
 	}
 }

@@ -36,24 +36,35 @@ func (g *git) output(stdin io.Reader, args ...string) (string, error) {
 // fetch fetches the commit the branch is at, or else the remote's default branch it would start from,
 // or nothing when the remote has no commits at all, and returns a view of its files.
 func (r *Repo) fetch(g *git) (*Tree, error) {
-	out, err := g.output(nil, "ls-remote", r.remote, "HEAD", "refs/heads/*")
+	// --symref: also "ref: refs/heads/main\tHEAD", the branch a new one starts from
+	out, err := g.output(nil, "ls-remote", "--symref", r.remote, "HEAD", "refs/heads/*")
 	if err != nil {
 		return nil, fmt.Errorf("list branches of %s: %w", r.remote, err)
 	}
-	var head, branches bool
+	var head bool
 	t := &Tree{g: g, blobs: map[string]string{}, remote: r.remote}
 	for line := range strings.Lines(out) {
-		_, ref, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		id, ref, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		if target, ok := strings.CutPrefix(id, "ref: "); ok {
+			if ref == "HEAD" {
+				t.head = strings.TrimPrefix(target, "refs/heads/")
+			}
+			continue
+		}
 		head = head || ref == "HEAD"
-		branches = branches || strings.HasPrefix(ref, "refs/heads/")
+		if name, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+			t.branches = append(t.branches, name)
+		}
 		t.exists = t.exists || ref == "refs/heads/"+r.branch
 	}
+	slices.Sort(t.branches)
 	from := "refs/heads/" + r.branch
 	switch {
 	case t.exists:
+		t.head = r.branch
 	case head:
 		from = "HEAD"
-	case branches:
+	case len(t.branches) > 0:
 		return nil, fmt.Errorf("branch %q does not exist on %s and the remote's HEAD names no existing branch to start it from: push the branch first or point HEAD at the default branch", r.branch, r.remote)
 	default: // an empty remote: the first commit has no parent and starts from the empty tree
 		if t.id, err = g.output(nil, "mktree"); err != nil {

@@ -767,3 +767,54 @@ func TestLastChange(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestATreeNamesTheBranchesAndWhereANewOneStarts(t *testing.T) {
+	t.Parallel()
+	remote := newRemote(t, seed)
+	pushFiles(t, remote, "team-a", "team a", with(map[string]string{"labs/team-a/lab.yaml": "name: a2\n"}))
+	tests := []struct {
+		remote, branch string
+		exists         bool
+		from           string
+		branches       []string
+	}{
+		{remote, "main", true, "main", []string{"main", "team-a"}},
+		{remote, "team-a", true, "team-a", []string{"main", "team-a"}},
+		{remote, "mian", false, "main", []string{"main", "team-a"}},
+		{newRemote(t, nil), "main", false, "", nil},
+	}
+	for _, tt := range tests {
+		err := newRepo(t, tt.remote, tt.branch).View(t.Context(), func(tree *gitops.Tree) error {
+			if tree.BranchExists() != tt.exists || tree.StartsFrom() != tt.from || !slices.Equal(tree.Branches(), tt.branches) {
+				t.Errorf("branch %s: exists %v, starts from %q, branches %q; want %v, %q, %q",
+					tt.branch, tree.BranchExists(), tree.StartsFrom(), tree.Branches(), tt.exists, tt.from, tt.branches)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCommitSaysWhenItStartedTheBranch(t *testing.T) {
+	t.Parallel()
+	remote := newRemote(t, seed)
+	add := func(tree *gitops.Tree) ([]gitops.Change, error) {
+		return []gitops.Change{{Path: "labs/new.yaml", Content: []byte(tree.Tip())}}, nil
+	}
+	res, err := newRepo(t, remote, "feature/x").Commit(t.Context(), "add", add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NewBranch || res.From != "main" {
+		t.Errorf("first commit to feature/x: NewBranch %v, From %q; want true, main", res.NewBranch, res.From)
+	}
+	res, err = newRepo(t, remote, "feature/x").Commit(t.Context(), "again", add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NewBranch || res.From != "" {
+		t.Errorf("second commit to feature/x: NewBranch %v, From %q; want false, \"\"", res.NewBranch, res.From)
+	}
+}

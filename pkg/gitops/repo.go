@@ -35,6 +35,10 @@ type Repo struct {
 type Result struct {
 	Commit   string // id of the pushed commit
 	Attempts int    // 1, plus one for every push rejected because the branch moved meanwhile
+	// NewBranch says that the push created the branch; it started from the commit of From, the
+	// remote's default branch ("" for the first commit of an empty remote).
+	NewBranch bool
+	From      string
 }
 
 // Option configures a Repo.
@@ -175,6 +179,9 @@ func isHTTP(remote string) bool {
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
+// Remote is the remote the Repo pushes to, as given to New.
+func (r *Repo) Remote() string { return r.remote }
+
 // getenv returns the value git commands see for key: the last WithEnv entry for it, else the process environment.
 func (r *Repo) getenv(key string) string {
 	for _, kv := range slices.Backward(r.extraEnv) {
@@ -211,6 +218,9 @@ func (r *Repo) Commit(ctx context.Context, message string, prepare PrepareFunc) 
 			rejected, err := r.push(g, t, res.Commit)
 			switch {
 			case !rejected:
+				if !t.exists {
+					res.NewBranch, res.From = true, t.head
+				}
 				return err
 			case res.Attempts > r.maxRetries:
 				return fmt.Errorf("push to branch %q of %s: gave up after %d attempts, each rejected because someone else pushed to the branch meanwhile; try again later", r.branch, r.remote, res.Attempts)

@@ -20,11 +20,13 @@ type Change struct {
 
 // Tree is a read-only view of the files of a commit, valid only during the call it is passed to.
 type Tree struct {
-	g      *git
-	tip    string            // commit the view is of; empty on an empty remote
-	id     string            // its tree
-	exists bool              // whether the branch exists on the remote (else tip is the default branch's)
-	blobs  map[string]string // file path to blob id
+	g        *git
+	tip      string            // commit the view is of; empty on an empty remote
+	id       string            // its tree
+	exists   bool              // whether the branch exists on the remote (else tip is the default branch's)
+	head     string            // the branch tip is of: the branch, else the remote's default branch; "" if unknown
+	branches []string          // the remote's branches, sorted
+	blobs    map[string]string // file path to blob id
 
 	remote, from string // where tip was fetched from, to fetch its history when LastChange needs it
 	deep         bool   // the history of tip has been fetched
@@ -43,6 +45,14 @@ func (t *Tree) Tip() string { return t.tip }
 
 // BranchExists says whether the branch exists on the remote; if not, the tree is where it would start.
 func (t *Tree) BranchExists() bool { return t.exists }
+
+// Branches are the names of the remote's branches, sorted.
+func (t *Tree) Branches() []string { return slices.Clone(t.branches) }
+
+// StartsFrom is the branch the tree is of: the branch itself when it exists, else the remote's default
+// branch (its HEAD), which a new branch starts from; "" on an empty remote or when the remote does not
+// say which branch its HEAD is.
+func (t *Tree) StartsFrom() string { return t.head }
 
 // LastChange is the newest commit, up to Tip, that changed any of paths (files or directories), and
 // whether there is one. The first call fetches the history it needs.

@@ -41,6 +41,9 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if res.NewBranch {
+				fmt.Fprintln(streams.ErrOut, newBranchNote(pub.Target.Revision, res.From, flags.dryRun))
+			}
 			if flags.dryRun {
 				fmt.Fprint(streams.Out, diff)
 				return nil
@@ -59,4 +62,16 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
 	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")
 	return cmd
+}
+
+// newBranchNote says that the push starts the branch, so that a mistyped --branch is seen.
+func newBranchNote(branch, from string, dryRun bool) string {
+	verb := "creating"
+	if dryRun {
+		verb = "the commit would create"
+	}
+	if from == "" {
+		return fmt.Sprintf("branch %s does not exist yet: %s it as the repository's first branch", branch, verb)
+	}
+	return fmt.Sprintf("branch %s does not exist yet: %s it from %s", branch, verb, from)
 }
