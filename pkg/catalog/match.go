@@ -23,11 +23,21 @@ type explained struct {
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.sentinel }
 
-// MatchProduct returns the GPU product (as in the label nvidia.com/gpu.product) that query names.
-// An exact name wins, then one equal but for case; otherwise the query's words (split at - _ . and space)
-// must appear in a row among the product's, a leading "nvidia" or "tesla" aside, so "a100-80gb" finds
-// NVIDIA-A100-80GB-PCIe and "t4" finds Tesla-T4, but "A10" does not find NVIDIA-A100-SXM4-40GB.
-// The error is ErrAmbiguousGPU or ErrUnknownGPU, with the candidates or what is offered.
+// MatchProduct returns the GPU product (as in the label nvidia.com/gpu.product) that query names, read the way
+// people write model names. An exact name wins, then one equal but for case; otherwise a product matches when
+// each word of the query is one of the product's words, where:
+//   - words are split at - _ . and space, and case does not matter;
+//   - the vendor words nvidia, tesla and geforce are ignored: "NVIDIA T4", "Tesla T4" and "t4" are the same;
+//   - a memory size is the same word with or without its unit: 80GB, 80G, "80 GB" and 80;
+//   - the order of the words does not matter: "80GB A100" is "A100 80GB";
+//   - the product's other words may be left out, such as the form factor (SXM4, PCIe, HBM3, NVL) or the
+//     memory, but a word the query has must be there: "A100-PCIe" finds NVIDIA-A100-80GB-PCIe only;
+//   - a query word matches a whole word, never a part: "A10" does not find NVIDIA-A100-SXM4-40GB, nor "T4"
+//     NVIDIA-T400, nor "A100-8" an 80 GB product.
+//
+// So "A100-80GB", "a100_80g" and "A100 80" match NVIDIA-A100-SXM4-80GB and NVIDIA-A100-80GB-PCIe, not
+// NVIDIA-A100-SXM4-40GB, and "A100" matches all three. Several products at the best rank are ErrAmbiguousGPU,
+// listing each with its free GPUs; none is ErrUnknownGPU, listing what is offered.
 func (c *Catalog) MatchProduct(query string) (string, error) {
 	ix := c.index()
 	q := tokens(query)
@@ -37,7 +47,7 @@ func (c *Catalog) MatchProduct(query string) (string, error) {
 			return 3
 		case strings.EqualFold(p.name, query):
 			return 2
-		case containsRun(p.tokens, q):
+		case hasWords(p.tokens, q):
 			return 1
 		}
 		return 0
@@ -98,26 +108,48 @@ func (ix *index) offered() string {
 	return "offered: " + strings.Join(parts, ", ")
 }
 
-// tokens splits a product name into lower-case words, without a leading vendor word.
+// tokens splits a GPU name into lower-case words as MatchProduct compares them: without vendor words, and a
+// memory size as its number of GB ("80GB", "80g" and "80 GB" are "80").
 func tokens(s string) []string {
-	t := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return r == '-' || r == '_' || r == '.' || r == ' '
 	})
-	for len(t) > 0 && (t[0] == "nvidia" || t[0] == "tesla") {
-		t = t[1:]
+	t := words[:0]
+	for _, w := range words {
+		switch {
+		case w == "nvidia" || w == "tesla" || w == "geforce":
+		case (w == "gb" || w == "g") && len(t) > 0 && isNumber(t[len(t)-1]): // the unit of "80 GB"
+		case gigabytes(w) != "":
+			t = append(t, gigabytes(w))
+		default:
+			t = append(t, w)
+		}
 	}
 	return t
 }
 
-// containsRun reports whether run appears in words as consecutive words.
-func containsRun(words, run []string) bool {
-	if len(run) == 0 {
-		return false
+// gigabytes returns the number of a memory size such as "80gb" or "80g", or "" if w is none.
+func gigabytes(w string) string {
+	n, ok := strings.CutSuffix(w, "gb")
+	if !ok {
+		n, ok = strings.CutSuffix(w, "g")
 	}
-	for i := 0; i+len(run) <= len(words); i++ {
-		if slices.Equal(words[i:i+len(run)], run) {
-			return true
+	if ok && isNumber(n) {
+		return n
+	}
+	return ""
+}
+
+func isNumber(w string) bool {
+	return w != "" && strings.Trim(w, "0123456789") == ""
+}
+
+// hasWords reports whether every word of query is among words; an empty query names nothing.
+func hasWords(words, query []string) bool {
+	for _, w := range query {
+		if !slices.Contains(words, w) {
+			return false
 		}
 	}
-	return false
+	return len(query) > 0
 }
