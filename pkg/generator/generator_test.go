@@ -95,8 +95,8 @@ func TestBuildRefusesBadRequestsSayingWhatWouldBeAccepted(t *testing.T) {
 			r.CPU = "eight"
 			r.Memory = "0"
 			r.PasswordHash = "hunter2"
-		}, nil, []string{`name "Ada_Lab" is not a DNS-1123 label`, `cpu "eight" is not a quantity: use e.g. "8"`,
-			`memory "0" must be greater than 0`, "password hash (7 characters, not shown) is not an argon2 hash"}},
+		}, nil, []string{`name "Ada_Lab" may hold only lower-case letters, digits and '-'`, `cpu "eight" is not a quantity: use e.g. "8"`,
+			`--memory 0 must be more than 0`, "password hash (7 characters, not shown) is not an argon2 hash"}},
 		{"no login", func(r *Request) { r.PasswordHash = "" }, nil, []string{"--password-stdin", "--token-secret"}},
 		{"two logins", func(r *Request) { r.TokenSecret = "tok" }, nil, []string{"not both"}},
 		{"a GPU count out of range", func(r *Request) { r.GPU = "T4:99" }, nil, []string{"from 0 to 16"}},
@@ -248,5 +248,56 @@ func TestBuildTurnsEnvPairsIntoTheLabsEnvironment(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hf_abc123") {
 		t.Errorf("the error shows the secret value: %v", err)
+	}
+}
+
+// Defect: --memory 32 was committed as 32 bytes and --storage 1 as one byte. A size needs a binary
+// unit and at least a floor; the decimal spellings people use for GiB are refused with the spelling
+// to use, the same way for every size.
+func TestSizesNeedABinaryUnitAndAFloor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mod  func(*Request)
+		want string // "" means accepted
+	}{
+		{func(r *Request) { r.Memory = "32" }, "--memory 32 has no unit, so it would mean 32 bytes: did you mean 32Gi?"},
+		{func(r *Request) { r.Storage = "1" }, "--storage 1 has no unit, so it would mean 1 bytes: did you mean 1Gi?"},
+		{func(r *Request) { r.Memory = "32GB" }, "--memory 32GB: write 32Gi; sizes are in binary units"},
+		{func(r *Request) { r.Memory = "32G" }, "--memory 32G: write 32Gi"},
+		{func(r *Request) { r.Storage = "500gb" }, "--storage 500gb: write 500Gi"},
+		{func(r *Request) { r.Memory = "512M" }, "--memory 512M: write 512Mi"},
+		{func(r *Request) { r.Shm = "8G" }, "--shm 8G: write 8Gi"},
+		{func(r *Request) { r.Memory = "32 bytes" }, `"bytes" is not a unit: use Mi, Gi or Ti`},
+		{func(r *Request) { r.Memory = "100Mi" }, "--memory 100Mi is too small: a lab needs at least 256Mi"},
+		{func(r *Request) { r.Storage = "500Mi" }, "--storage 500Mi is too small: a lab needs at least 1Gi"},
+		{func(r *Request) { r.Shm = "1Mi" }, "--shm 1Mi is too small: a lab needs at least 64Mi"},
+		{func(r *Request) { r.Memory, r.Storage = "256Mi", "1Gi" }, ""},
+		{func(r *Request) { r.Memory, r.Storage, r.Shm = "1536Mi", "2Ti", "64Mi" }, ""},
+	}
+	for _, tt := range tests {
+		r := request(tt.mod)
+		lab, err := Build(r, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("memory %s, storage %s, shm %s refused: %v", r.Memory, r.Storage, r.Shm, err)
+		case tt.want == "" && (lab.Spec.Resources.Memory.String() != r.Memory || lab.Spec.Storage.Size.String() != r.Storage):
+			t.Errorf("memory %s, storage %s became %s, %s", r.Memory, r.Storage, lab.Spec.Resources.Memory.String(), lab.Spec.Storage.Size.String())
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("memory %s, storage %s, shm %s: %v; want it refused saying %q", r.Memory, r.Storage, r.Shm, err, tt.want)
+		}
+	}
+}
+
+// Defect: a 70-character name was refused with the character rule it satisfies.
+func TestALongNameIsRefusedForItsLength(t *testing.T) {
+	t.Parallel()
+	name := strings.Repeat("a", 70)
+	_, err := Build(request(func(r *Request) { r.Name = name }), nil)
+	if err == nil || !strings.Contains(err.Error(), "is 70 characters, but at most 50 are allowed: the parts made for the lab") ||
+		strings.Contains(err.Error(), "lower-case") {
+		t.Errorf("a 70-character name: %v; want the length limit and why, not the character rule", err)
+	}
+	if _, err := Build(request(func(r *Request) { r.Name = strings.Repeat("a", 50) }), nil); err != nil {
+		t.Errorf("a 50-character name refused: %v", err)
 	}
 }

@@ -146,8 +146,8 @@ func TestBuildRefusesBadLifetimesShmAndMounts(t *testing.T) {
 		{"an idle timeout that is no duration", func(r *Request) { r.IdleTimeout = "soon" }, []string{`--idle-timeout "soon" is not a duration`}},
 		{"more /dev/shm than memory", func(r *Request) { r.Shm = "64Gi" }, []string{
 			"--shm 64Gi is more than --memory 32Gi: /dev/shm is taken from the lab's memory, so ask for more --memory or a smaller --shm"}},
-		{"a /dev/shm that is no quantity", func(r *Request) { r.Shm = "lots" }, []string{`--shm "lots" is not a quantity: use e.g. "8Gi"`}},
-		{"no /dev/shm", func(r *Request) { r.Shm = "0" }, []string{`--shm "0" must be greater than 0`}},
+		{"a /dev/shm that is no quantity", func(r *Request) { r.Shm = "lots" }, []string{`--shm "lots" is not a size: give a number and a unit`}},
+		{"no /dev/shm", func(r *Request) { r.Shm = "0" }, []string{`--shm 0 must be more than 0`}},
 		{"a mount without a path", func(r *Request) { r.Mounts = []string{"imagenet"} }, []string{`--mount "imagenet": give CLAIM:/PATH, e.g. imagenet:/data/imagenet`}},
 		{"a mount without a claim", func(r *Request) { r.Mounts = []string{":/data"} }, []string{`--mount ":/data": give CLAIM:/PATH`}},
 		{"a claim that is no name", func(r *Request) { r.Mounts = []string{"Data_Sets:/data"} }, []string{`"Data_Sets" is not the name of a volume claim`}},
@@ -169,8 +169,8 @@ func TestBuildRefusesBadLifetimesShmAndMounts(t *testing.T) {
 		{"every problem at once", func(r *Request) {
 			r.Until, r.IdleTimeout, r.Shm, r.Memory = "2020-01-01", "-1h", "lots", "lots"
 			r.Mounts = []string{"Bad:data"}
-		}, []string{"--until 2020-01-01 is in the past", "--idle-timeout -1h is negative", `--shm "lots" is not a quantity`,
-			`memory "lots" is not a quantity`, `"Bad" is not the name of a volume claim`, `the path "data" is not absolute`}},
+		}, []string{"--until 2020-01-01 is in the past", "--idle-timeout -1h is negative", `--shm "lots" is not a size`,
+			`--memory "lots" is not a size`, `"Bad" is not the name of a volume claim`, `the path "data" is not absolute`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

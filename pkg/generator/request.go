@@ -57,6 +57,9 @@ type Request struct {
 	Mounts []string `json:"mounts,omitempty"`
 }
 
+// MaxNameLength is the longest lab name: the lab's children add suffixes to it (the CRD has the same limit).
+const MaxNameLength = 50
+
 // requestFields are the fields of a spec file, for the message that refuses an unknown one.
 const requestFields = "name, namespace, owner, image, gpu, cpu, memory, storage, storageClass, passwordHash, tokenSecret, " +
 	"imagePullSecret, env, envSecrets, for, until, idleTimeout, shm, mounts"
@@ -135,19 +138,21 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	label := func(field, v string, maxLen int) {
-		switch msgs := validation.IsDNS1123Label(v); {
+	// A name's length is checked on its own first: IsDNS1123Label also refuses a name over 63
+	// characters, and its character rule would then be the message although the name keeps it.
+	label := func(field, v string, maxLen int, why string) {
+		switch {
 		case v == "":
 			bad("%s is required", field)
-		case len(msgs) > 0:
-			bad("%s %q is not a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit", field, v)
 		case len(v) > maxLen:
-			bad("%s %q is %d characters; at most %d are allowed", field, v, len(v), maxLen)
+			bad("%s %q is %d characters, but at most %d are allowed%s", field, v, len(v), maxLen, why)
+		case len(validation.IsDNS1123Label(v)) > 0:
+			bad("%s %q may hold only lower-case letters, digits and '-', and must start and end with a letter or digit (a DNS-1123 label), e.g. ada-a100", field, v)
 		}
 	}
-	label("name", r.Name, 50)
-	label("namespace", r.Namespace, 63)
-	label("owner", r.Owner, 63)
+	label("name", r.Name, MaxNameLength, ": the parts made for the lab (its volume, Service and others) add suffixes to its name, and those must fit in 63")
+	label("namespace", r.Namespace, 63, "")
+	label("owner", r.Owner, 63, "")
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
 	}
@@ -170,9 +175,9 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	fieldErrs := len(errs)
 	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
 	n := len(errs)
-	memory := quantity(&errs, "memory", r.Memory, `"32Gi"`)
+	memory := size(&errs, "--memory", r.Memory, MinMemory, "a Jupyter server and its kernel need about that much")
 	memoryOK := len(errs) == n
-	storage := quantity(&errs, "storage", r.Storage, `"100Gi"`)
+	storage := size(&errs, "--storage", r.Storage, MinStorage, "the home folder holds Jupyter's own files and a kernel's")
 
 	product, count, err := ParseGPU(r.GPU)
 	if err != nil {
@@ -184,7 +189,7 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	var shm *resource.Quantity
 	if r.Shm != "" {
 		n := len(errs)
-		q := quantity(&errs, "--shm", r.Shm, `"8Gi"`)
+		q := size(&errs, "--shm", r.Shm, MinShm, "Docker's default, enough for a process or two")
 		switch {
 		case len(errs) > n:
 		case memoryOK && q.Cmp(memory) > 0:
@@ -292,6 +297,60 @@ func ParseGPU(s string) (product string, count int32, err error) {
 		return "", 0, nil
 	}
 	return model, count, nil
+}
+
+// The smallest memory, storage and /dev/shm a lab may ask for.
+var (
+	MinMemory  = resource.MustParse("256Mi")
+	MinStorage = resource.MustParse("1Gi")
+	MinShm     = resource.MustParse("64Mi")
+)
+
+// binaryUnits are the units size accepts, and decimalUnits those it refuses, each with the binary
+// unit a person most likely meant: people write 32GB or 32G meaning 32 GiB, which Kubernetes would
+// read as 32×1000³ bytes or refuse.
+var (
+	binaryUnits  = []string{"Ki", "Mi", "Gi", "Ti", "Pi"}
+	decimalUnits = map[string]string{"k": "Ki", "kb": "Ki", "m": "Mi", "mb": "Mi", "g": "Gi", "gb": "Gi", "t": "Ti", "tb": "Ti", "p": "Pi", "pb": "Pi",
+		"kib": "Ki", "mib": "Mi", "gib": "Gi", "tib": "Ti", "pib": "Pi", "ki": "Ki", "mi": "Mi", "gi": "Gi", "ti": "Ti", "pi": "Pi"}
+	sizePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
+)
+
+// size parses a memory or storage size, which must be a number with one of binaryUnits and at least
+// floor. A bare number ("32", which Kubernetes reads as 32 bytes) and the decimal spellings (32G,
+// 32GB) are refused, naming the spelling to use: one rule for every size.
+func size(errs *[]error, field, v string, floor resource.Quantity, why string) resource.Quantity {
+	bad := func(format string, args ...any) resource.Quantity {
+		*errs = append(*errs, fmt.Errorf(format, args...))
+		return resource.Quantity{}
+	}
+	if v == "" {
+		return bad("%s is required, e.g. %s 32Gi", field, field)
+	}
+	m := sizePattern.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return bad("%s %q is not a size: give a number and a unit, e.g. 512Mi, 32Gi or 2Ti (Mi: mebibytes, Gi: gibibytes, Ti: tebibytes)", field, v)
+	}
+	number, unit := m[1], m[2]
+	switch {
+	case strings.Trim(number, "0.") == "":
+		return bad("%s %s must be more than 0, e.g. %s 32Gi", field, v, field)
+	case unit == "":
+		return bad("%s %s has no unit, so it would mean %s bytes: did you mean %sGi? Sizes take a unit: Mi, Gi or Ti", field, v, number, number)
+	case !slices.Contains(binaryUnits, unit):
+		if meant, ok := decimalUnits[strings.ToLower(unit)]; ok {
+			return bad("%s %s: write %s%s; sizes are in binary units: Mi, Gi, Ti (1Gi is 1024³ bytes)", field, v, number, meant)
+		}
+		return bad("%s %q: %q is not a unit: use Mi, Gi or Ti, e.g. %sGi", field, v, unit, number)
+	}
+	q, err := resource.ParseQuantity(number + unit)
+	if err != nil {
+		return bad("%s %q is not a size: give a number and a unit, e.g. 512Mi, 32Gi or 2Ti", field, v)
+	}
+	if q.Cmp(floor) < 0 {
+		return bad("%s %s is too small: a lab needs at least %s (%s)", field, v, floor.String(), why)
+	}
+	return q
 }
 
 func quantity(errs *[]error, field, v, example string) resource.Quantity {

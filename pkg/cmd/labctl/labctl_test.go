@@ -101,7 +101,7 @@ func TestARefusedRequestExplainsAndCommitsNothing(t *testing.T) {
 		{"an ambiguous GPU", []string{"--gpu", "A100:1"}, []string{"ambiguous", "NVIDIA-A100-80GB-PCIe", "NVIDIA-A100-SXM4-40GB"}},
 		{"more GPUs than free", []string{"--gpu", "T4:2", "--cpu", "16"}, []string{"no node can take", "gpu-t4-1"}},
 		{"no login", []string{"--gpu", "T4:1"}, []string{"--password-stdin", "--token-secret"}},
-		{"a bad quantity", []string{"--memory", "lots", "--token-secret", "t"}, []string{`memory "lots" is not a quantity`}},
+		{"a bad size", []string{"--memory", "lots", "--token-secret", "t"}, []string{`--memory "lots" is not a size`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
