@@ -818,3 +818,35 @@ func TestCommitSaysWhenItStartedTheBranch(t *testing.T) {
 		t.Errorf("second commit to feature/x: NewBranch %v, From %q; want false, \"\"", res.NewBranch, res.From)
 	}
 }
+
+// Defect: `--repo remote.git` failed with git's "does not appear to be a git repository", as git ran
+// in a temporary directory. A relative path is relative to the current directory, as for git.
+func TestARelativeRemoteIsRelativeToTheCurrentDirectory(t *testing.T) {
+	remote := newRemote(t, seed) // …/remote.git
+	t.Chdir(filepath.Dir(remote))
+	repo := newRepo(t, "remote.git", "main")
+	if got := repo.Remote(); got != remote {
+		t.Errorf("Remote() = %q, want %q", got, remote)
+	}
+	err := repo.View(t.Context(), func(tree *gitops.Tree) error {
+		if _, ok, err := tree.Read("README.md"); !ok || err != nil {
+			t.Errorf("README.md through a relative remote: found %v, %v", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"git@github.com:lab/gitops.git": "git@github.com:lab/gitops.git",
+		"https://git.example/labs.git":  "https://git.example/labs.git",
+		"/srv/git/labs.git":             "/srv/git/labs.git",
+		"./sub/a:b.git":                 filepath.Join(filepath.Dir(remote), "sub", "a:b.git"),
+		"../labs.git":                   filepath.Join(filepath.Dir(filepath.Dir(remote)), "labs.git"),
+		"host:labs.git":                 "host:labs.git",
+	} {
+		if got, err := gitops.AbsRemote(in); got != want || err != nil {
+			t.Errorf("AbsRemote(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -129,6 +129,12 @@ func New(remote, branch string, opts ...Option) (*Repo, error) {
 	if err := checkRemote(remote); err != nil {
 		return nil, err
 	}
+	// git runs in a temporary directory, so a relative path would be relative to that.
+	if abs, err := AbsRemote(remote); err != nil {
+		return nil, err
+	} else {
+		r.remote = abs
+	}
 	r.env = append([]string{
 		"GIT_TERMINAL_PROMPT=0", // fail instead of waiting for a username or password nobody will type
 		"GIT_AUTHOR_NAME=" + r.author[0], "GIT_AUTHOR_EMAIL=" + r.author[1],
@@ -145,16 +151,30 @@ func New(remote, branch string, opts ...Option) (*Repo, error) {
 			fmt.Sprintf("GIT_CONFIG_COUNT=%d", n+2),
 		)
 	}
-	check := &git{ctx: context.Background(), env: r.env} // local and instant: no context to honour
-	if _, err := check.output(nil, "check-ref-format", "--branch", branch); err != nil {
-		var exitErr *osexec.ExitError
-		if errors.As(err, &exitErr) {
-			return nil, fmt.Errorf("invalid branch name %q: use a name git accepts, such as \"labs/team-a\" (see git help check-ref-format)", branch)
-		}
-		return nil, fmt.Errorf("check branch name %q: %w", branch, err)
+	if err := checkBranch(branch, r.env); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
+
+// CheckBranch refuses a name git does not accept for a branch.
+func CheckBranch(branch string) error { return checkBranch(branch, nil) }
+
+func checkBranch(branch string, env []string) error {
+	check := &git{ctx: context.Background(), env: env} // local and instant: no context to honour
+	if _, err := check.output(nil, "check-ref-format", "--branch", branch); err != nil {
+		var exitErr *osexec.ExitError
+		if errors.As(err, &exitErr) {
+			return fmt.Errorf("invalid branch name %q: use a name git accepts, such as \"labs/team-a\" (see git help check-ref-format)", branch)
+		}
+		return fmt.Errorf("check branch name %q: %w", branch, err)
+	}
+	return nil
+}
+
+// CheckRemote refuses what New would refuse as a remote: a remote git would take for an option, and
+// a URL that embeds a password.
+func CheckRemote(remote string) error { return checkRemote(remote) }
 
 // checkRemote refuses remotes git would take for an option and URLs that embed a password.
 func checkRemote(remote string) error {
@@ -172,6 +192,25 @@ func checkRemote(remote string) error {
 		return fmt.Errorf("remote %q embeds a password: remove it from the URL and set LABKIT_GIT_PASSWORD or LABKIT_GIT_TOKEN, or use an SSH remote with an SSH agent", u.Redacted())
 	}
 	return nil
+}
+
+// AbsRemote returns remote with a relative local path made absolute against the current directory, as
+// git resolves it; URLs and scp-like addresses (host:path) are returned as they are. git takes a
+// remote for an scp-like address when a colon comes before any slash, so "./a:b" is a path.
+func AbsRemote(remote string) (string, error) {
+	if remote == "" {
+		return "", errors.New("no remote: give a URL or path, such as https://github.com/org/gitops.git")
+	}
+	colon, slash := strings.Index(remote, ":"), strings.Index(remote, "/")
+	switch {
+	case strings.Contains(remote, "://"), colon > 0 && (slash < 0 || colon < slash), filepath.IsAbs(remote):
+		return remote, nil
+	}
+	abs, err := filepath.Abs(remote)
+	if err != nil {
+		return "", fmt.Errorf("remote %q: %w", remote, err)
+	}
+	return abs, nil
 }
 
 func isHTTP(remote string) bool {
