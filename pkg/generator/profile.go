@@ -6,8 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/labkit-dev/labkit/pkg/gitops"
 )
 
 // Profile holds a person's defaults for labctl: what their labs usually look like and where they are
@@ -36,6 +40,92 @@ func (p Profile) Request() Request {
 	return Request{Namespace: p.Namespace, Owner: p.Owner, Image: p.Image, GPU: p.GPU, CPU: p.CPU, Memory: p.Memory,
 		Storage: p.Storage, StorageClass: p.StorageClass, ImagePullSecret: p.ImagePullSecret}
 }
+
+// Validate checks the values the profile has the way Build would check them in a request, so that a
+// value create would refuse is refused when it is saved; a value left out is not checked. Which GPU
+// models there are is not checked: that is the cluster's to say when a lab is created.
+func (p Profile) Validate() error {
+	var errs []error
+	r := p.Request()
+	if r.Namespace != "" {
+		checkLabel(&errs, "--namespace", r.Namespace)
+	}
+	if r.Owner != "" {
+		checkLabel(&errs, "--owner", r.Owner)
+	}
+	if r.GPU != "" {
+		if _, _, err := ParseGPU(r.GPU); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.CPU != "" {
+		quantity(&errs, "--cpu", r.CPU, `"8" or "500m"`)
+	}
+	if r.Memory != "" {
+		size(&errs, "--memory", r.Memory, MinMemory, "a Jupyter server and its kernel need about that much")
+	}
+	if r.Storage != "" {
+		size(&errs, "--storage", r.Storage, MinStorage, "the home folder holds Jupyter's own files and a kernel's")
+	}
+	if r.ImagePullSecret != "" && len(validation.IsDNS1123Subdomain(r.ImagePullSecret)) > 0 {
+		errs = append(errs, fmt.Errorf("--image-pull-secret %q is not the name of a Secret (a named set of keys in the cluster): use lower-case letters, digits, '-' and '.'", r.ImagePullSecret))
+	}
+	if p.Repo != "" {
+		if err := gitops.CheckRemote(p.Repo); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.Branch != "" {
+		if err := gitops.CheckBranch(p.Branch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return &ProfileError{Errs: errs}
+	}
+	return nil
+}
+
+// Unless is p without the lab defaults r sets itself: the values of p a request r takes.
+func (p Profile) Unless(r Request) Profile {
+	clear := func(v *string, set string) {
+		if set != "" {
+			*v = ""
+		}
+	}
+	clear(&p.Namespace, r.Namespace)
+	clear(&p.Owner, r.Owner)
+	clear(&p.Image, r.Image)
+	clear(&p.GPU, r.GPU)
+	clear(&p.CPU, r.CPU)
+	clear(&p.Memory, r.Memory)
+	clear(&p.Storage, r.Storage)
+	clear(&p.StorageClass, r.StorageClass)
+	clear(&p.ImagePullSecret, r.ImagePullSecret)
+	return p
+}
+
+// ProfileError lists everything wrong with a profile. With Path set, the values were read from the
+// profile at Path to fill a request, and the message says so and how to change them.
+type ProfileError struct {
+	Path string
+	Errs []error
+}
+
+func (e *ProfileError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = "  - " + err.Error()
+	}
+	if e.Path == "" {
+		return "profile refused, nothing saved:\n" + strings.Join(msgs, "\n")
+	}
+	return fmt.Sprintf("your profile %s holds values labctl refuses:\n%s\nchange them with `labctl profile save`, e.g. `labctl profile save --memory 32Gi`, or give the flag to use another value this once",
+		e.Path, strings.Join(msgs, "\n"))
+}
+
+// Unwrap lets errors.Is and errors.As see the refusals.
+func (e *ProfileError) Unwrap() []error { return e.Errs }
 
 // DefaultProfilePath is $XDG_CONFIG_HOME/labkit/profile.yaml (~/.config/labkit/profile.yaml).
 func DefaultProfilePath() string {

@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -138,21 +139,9 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	// A name's length is checked on its own first: IsDNS1123Label also refuses a name over 63
-	// characters, and its character rule would then be the message although the name keeps it.
-	label := func(field, v string, maxLen int, why string) {
-		switch {
-		case v == "":
-			bad("%s is required", field)
-		case len(v) > maxLen:
-			bad("%s %q is %d characters, but at most %d are allowed%s", field, v, len(v), maxLen, why)
-		case len(validation.IsDNS1123Label(v)) > 0:
-			bad("%s %q may hold only lower-case letters, digits and '-', and must start and end with a letter or digit (a DNS-1123 label), e.g. ada-a100", field, v)
-		}
-	}
-	label("name", r.Name, MaxNameLength, ": the parts made for the lab (its volume, Service and others) add suffixes to its name, and those must fit in 63")
-	label("namespace", r.Namespace, 63, "")
-	label("owner", r.Owner, 63, "")
+	checkName(&errs, "name", r.Name)
+	checkLabel(&errs, "namespace", r.Namespace)
+	checkLabel(&errs, "owner", r.Owner)
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
 	}
@@ -256,6 +245,39 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 		lab.Spec.GPU = &labkitv1alpha1.GPURequest{Product: product, Count: count}
 	}
 	return lab, nil
+}
+
+// ErrNoName: the request names no lab.
+var ErrNoName = errors.New("no lab name: give it as the argument, e.g. `labctl create ada-a100 ...`, or as name: in the spec file")
+
+// checkName checks a lab name: a label of at most MaxNameLength characters.
+func checkName(errs *[]error, field, v string) {
+	if v == "" {
+		*errs = append(*errs, ErrNoName)
+		return
+	}
+	label(errs, field, v, MaxNameLength, ": the parts made for the lab (its volume, Service and others) add suffixes to its name, and those must fit in 63")
+}
+
+// checkLabel checks a namespace or owner: a label of at most 63 characters.
+func checkLabel(errs *[]error, field, v string) { label(errs, field, v, 63, "") }
+
+// label checks that v is a DNS-1123 label of at most maxLen characters, saying in words what that
+// is. The length is checked on its own first: IsDNS1123Label also refuses a name over 63
+// characters, and its character rule would then be the message although the name keeps it.
+func label(errs *[]error, field, v string, maxLen int, why string) {
+	var err error
+	switch {
+	case v == "":
+		err = fmt.Errorf("%s is required", field)
+	case len(v) > maxLen:
+		err = fmt.Errorf("%s %q is %d characters, but at most %d are allowed%s", field, v, len(v), maxLen, why)
+	case len(validation.IsDNS1123Label(v)) > 0:
+		err = fmt.Errorf("%s %q may hold only lower-case letters, digits and '-', and must start and end with a letter or digit (a DNS-1123 label), e.g. ada-a100", field, v)
+	}
+	if err != nil {
+		*errs = append(*errs, err)
+	}
 }
 
 // RequestError lists everything wrong with one request.

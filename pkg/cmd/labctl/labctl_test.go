@@ -348,7 +348,7 @@ func TestCreateWritesTheLifetimeShmAndMountsTheAPIServerAccepts(t *testing.T) {
 		t.Fatalf("the API server refuses the pushed lab: %v", err)
 	}
 	// render and --dry-run go through the same Build.
-	out, err := run(t, "", "render", "ada", "--owner", "ada", "--token-secret", "t", "--skip-catalog", "--until", "2099-12-24", "--mount", "d:/data")
+	out, err := run(t, "", "render", "ada", "--owner", "ada", "--token-secret", "t", "--skip-catalog", "--repo-url", "http://git.example/labs.git", "--until", "2099-12-24", "--mount", "d:/data")
 	if err != nil || !strings.Contains(out, `expiresAt: "2099-12-24T23:59:59Z"`) || !strings.Contains(out, "mountPath: /data") {
 		t.Errorf("render = %v\n%s", err, out)
 	}

@@ -4,9 +4,18 @@ package labctl_test
 // as a new user would gets a test here that failed before it was fixed.
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl"
 	"github.com/labkit-dev/labkit/pkg/internal/gittest"
 )
 
@@ -40,5 +49,106 @@ func TestAMistypedBranchIsAnErrorExceptForCreate(t *testing.T) {
 	out, stderr, err := runErr(t, append([]string{"create", "grace", "--branch", "feature/x"}, lab...)...)
 	if err != nil || !strings.Contains(stderr, "branch feature/x does not exist yet: creating it from main") || !strings.Contains(out, "to branch feature/x") {
 		t.Errorf("create on a new branch: %v, stdout %q, stderr %q", err, out, stderr)
+	}
+}
+
+// Defect: profile save accepted values create refuses, and create then refused them without saying
+// they came from the profile.
+func TestProfileSaveRefusesWhatCreateWouldAndCreateSaysAValueCameFromTheProfile(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	profile := filepath.Join(t.TempDir(), "profile.yaml")
+	exec := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+		cmd.SetArgs(append(args, "--profile", profile))
+		err := cmd.ExecuteContext(context.Background())
+		return out.String(), err
+	}
+	_, err := exec("profile", "save", "--owner", "Ada_Lovelace", "--memory", "32GB", "--gpu", "H100:99")
+	for _, want := range []string{"nothing saved", `--owner "Ada_Lovelace" may hold only lower-case letters`, "--memory 32GB: write 32Gi", `gpu "H100:99": count "99" must be a whole number from 0 to 16`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("profile save of bad values: %v; want it to say %q", err, want)
+		}
+	}
+	if _, statErr := os.Stat(profile); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("a refused profile was written: %v", statErr)
+	}
+
+	// A value saved by hand, or by an older labctl, is refused when create takes it, naming the profile.
+	if err := os.WriteFile(profile, []byte("owner: ada\nmemory: \"32\"\nrepo: "+bare+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = exec("create", "ada", "--token-secret", "t", "--skip-catalog")
+	for _, want := range []string{"your profile " + profile + " holds values labctl refuses", "--memory 32 has no unit", "labctl profile save"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("create with a bad saved value: %v; want it to say %q", err, want)
+		}
+	}
+	// A flag in its place is used, and the saved value is not in the way.
+	if _, err := exec("create", "ada", "--token-secret", "t", "--skip-catalog", "--memory", "4Gi"); err != nil {
+		t.Errorf("create overriding the bad saved value: %v", err)
+	}
+}
+
+// Defect: a relative --repo failed with git's "does not appear to be a git repository"; a relative
+// path saved in the profile must still mean the same repository when labctl runs elsewhere.
+func TestARelativeRepoIsRelativeToTheCurrentDirectory(t *testing.T) {
+	bare := gittest.Remote(t)
+	t.Chdir(filepath.Dir(bare))
+	rel := filepath.Base(bare)
+	if _, err := run(t, "", "create", "ada", "--owner", "ada", "--token-secret", "t", "--skip-catalog", "--repo", rel); err != nil {
+		t.Fatalf("create --repo %s: %v", rel, err)
+	}
+	if files := gittest.Git(t, bare, "ls-tree", "-r", "--name-only", "main"); !strings.Contains(files, "labs/jupyter/ada/jupyterlab.yaml") {
+		t.Errorf("the lab is not on main of %s:\n%s", bare, files)
+	}
+	profile := filepath.Join(t.TempDir(), "profile.yaml")
+	cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
+	cmd.SetArgs([]string{"profile", "save", "--repo", rel, "--profile", profile})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(profile); err != nil || !strings.Contains(string(data), "repo: "+bare) {
+		t.Errorf("saved profile %q, %v; want repo: %s", data, err, bare)
+	}
+}
+
+// Defect: without a cluster the first error was client-go's "no configuration has been provided, try
+// setting KUBERNETES_MASTER", and each run told of one missing input only.
+func TestARequestMissingSeveralInputsSaysAllOfThemInOwnWords(t *testing.T) {
+	// Not parallel: a machine with no kubeconfig at all is made with the environment.
+	home := t.TempDir()
+	// A $KUBECONFIG naming no file is as no kubeconfig at all: client-go's loading rules then look nowhere else.
+	t.Setenv("KUBECONFIG", filepath.Join(home, "absent"))
+	var out bytes.Buffer
+	cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	cmd.SetArgs([]string{"create", "ada", "--profile", filepath.Join(home, "none.yaml")})
+	err := cmd.ExecuteContext(context.Background())
+	for _, want := range []string{
+		"no cluster to check the request against", "--kubeconfig FILE, $KUBECONFIG or ~/.kube/config", "--catalog FILE",
+		"owner is required",
+		"the lab needs a login",
+		"no Git repository: pass --repo URL",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("create with nothing but a name: %v; want it to say %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "KUBERNETES_MASTER") {
+		t.Errorf("the error is client-go's, not labctl's: %v", err)
+	}
+}
+
+// Defect: render without --repo printed an Application with repoURL: "", and its help said it pushes.
+func TestRenderNeedsTheRepositoryForTheApplication(t *testing.T) {
+	t.Parallel()
+	_, err := run(t, "", "render", "ada", "--owner", "ada", "--token-secret", "t", "--skip-catalog")
+	if err == nil || !strings.Contains(err.Error(), "no repository for the Application's repoURL") {
+		t.Errorf("render without --repo: %v", err)
+	}
+	out, err := run(t, "", "render", "--help")
+	if err != nil || strings.Contains(out, "push to") || !strings.Contains(out, "render pushes nothing") {
+		t.Errorf("render --help (%v):\n%s", err, out)
 	}
 }

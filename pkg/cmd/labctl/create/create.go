@@ -29,11 +29,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
   labctl create -f ada.yaml --token-secret ada-token --dry-run`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In)
-			if err != nil {
-				return err
-			}
-			pub, err := flags.repo.Publisher(g)
+			pub, pubErr := flags.repo.Publisher(g)
+			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In, pubErr)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
 	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
 )
 
 // NewCommand returns `labctl profile`.
@@ -66,6 +67,14 @@ func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 					*d = *src[f.Name]
 				}
 			})
+			if saved.Repo != "" { // a path is saved absolute: labctl may run anywhere later
+				if saved.Repo, err = gitops.AbsRemote(saved.Repo); err != nil {
+					return err
+				}
+			}
+			if err := saved.Validate(); err != nil {
+				return err
+			}
 			if err := saved.Save(g.Profile); err != nil {
 				return err
 			}

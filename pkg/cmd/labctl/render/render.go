@@ -2,6 +2,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,18 +21,23 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags := &flagpole{}
 	cmd := &cobra.Command{
 		Use:   "render [NAME]",
-		Short: "Print the JupyterLab and Argo CD Application a request makes, without committing them",
+		Short: "Print the JupyterLab and Argo CD Application a request makes; nothing is committed or pushed",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In)
-			if err != nil {
-				return err
-			}
 			profile, err := g.LoadProfile()
 			if err != nil {
 				return err
 			}
 			_, target := flags.repo.Target(profile)
+			var noRepo error
+			if target.RepoURL == "" {
+				noRepo = errors.New("no repository for the Application's repoURL (where Argo CD reads the lab from): " +
+					"give --repo-url URL or --repo URL, or save one with `labctl profile save --repo URL`")
+			}
+			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In, noRepo)
+			if err != nil {
+				return err
+			}
 			files, err := generator.Render(lab, target)
 			if err != nil {
 				return err
@@ -44,5 +50,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	}
 	flags.request.Bind(cmd.Flags())
 	flags.repo.Bind(cmd.Flags())
+	// render pushes nothing: the repository only goes into the Application.
+	cmd.Flags().Lookup("repo").Usage = "the GitOps repository, for the Application's repoURL (render pushes nothing)"
+	cmd.Flags().Lookup("branch").Usage = "the branch Argo CD follows, for the Application's targetRevision (default main)"
 	return cmd
 }

@@ -1,8 +1,8 @@
 package shared
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +51,11 @@ func (g *Globals) Catalog(ctx context.Context, file string) (*catalog.Catalog, e
 		return catalog.Load(file)
 	}
 	c, err := g.Client()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errors.New("no cluster to check the request against: labctl reads what the nodes offer from the cluster of a kubeconfig " +
+			"(--kubeconfig FILE, $KUBECONFIG or ~/.kube/config) and found none; give one, or --catalog FILE for an offline list of the nodes " +
+			"(labctl nodes -o yaml writes one), or --skip-catalog to check nothing")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog from the cluster: %w; pass --catalog FILE for an offline catalog", err)
 	}
@@ -63,6 +68,11 @@ func (g *Globals) Catalog(ctx context.Context, file string) (*catalog.Catalog, e
 
 // RESTConfig is the kubeconfig's cluster (--kubeconfig, else $KUBECONFIG, else ~/.kube/config).
 func (g *Globals) RESTConfig() (*rest.Config, error) {
+	if g.Kubeconfig != "" {
+		if _, err := os.Stat(g.Kubeconfig); err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: no such file; give the file kubectl would use, usually ~/.kube/config", g.Kubeconfig)
+		}
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = g.Kubeconfig
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -190,20 +200,19 @@ func BindExpiry(f *pflag.FlagSet, forValue, until *string) {
 }
 
 // Resolve turns the flags, the spec file, the profile and the defaults (in that order of precedence)
-// into a request, hashing a password read from in, and reads the catalog to check it against (nil
-// with --skip-catalog).
-func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in io.Reader) (*generator.Request, *catalog.Catalog, error) {
+// into a request, hashing a password read from in.
+func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader) (*generator.Request, error) {
 	req := r.Req
 	req.Name = name
 	if r.File != "" {
 		spec, err := generator.LoadRequest(r.File)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if req.Name == "" {
 			req.Name = spec.Name
 		} else if spec.Name != "" && spec.Name != req.Name {
-			return nil, nil, fmt.Errorf("lab name %q differs from name %q in spec file %s: give one", req.Name, spec.Name, r.File)
+			return nil, fmt.Errorf("lab name %q differs from name %q in spec file %s: give one", req.Name, spec.Name, r.File)
 		}
 		req = req.WithDefaults(spec)
 		req.PasswordHash, req.TokenSecret = firstOf(req.PasswordHash, spec.PasswordHash), firstOf(req.TokenSecret, spec.TokenSecret)
@@ -213,50 +222,64 @@ func (r *RequestFlags) Resolve(ctx context.Context, g *Globals, name string, in 
 	}
 	profile, err := g.LoadProfile()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	// The profile's values this request takes are checked as they would be when saved, so that a
+	// refusal says where the value came from.
+	if err := profile.Unless(req).Validate(); err != nil {
+		var perr *generator.ProfileError
+		if errors.As(err, &perr) {
+			perr.Path = g.Profile
+		}
+		return nil, err
 	}
 	req = req.WithDefaults(profile.Request()).WithDefaults(generator.Defaults)
-	if req.Name == "" {
-		return nil, nil, fmt.Errorf("no lab name: give it as the argument, e.g. `labctl create ada-a100 ...`, or as name: in the spec file")
-	}
 	if r.PasswordStdin {
-		password, err := readPassword(in)
+		if req.Name == "" { // before asking for a password for it
+			return nil, &generator.RequestError{Errs: []error{generator.ErrNoName}}
+		}
+		password, err := readPassword(in, req.Name)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if req.PasswordHash, err = generator.HashPassword(password); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	var cat *catalog.Catalog
-	if !r.SkipCatalog {
-		if cat, err = g.Catalog(ctx, r.Catalog); err != nil {
-			return nil, nil, err
-		}
-	}
-	return &req, cat, nil
+	return &req, nil
 }
 
-// Lab resolves the request (see Resolve) and builds the checked JupyterLab.
-func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader) (*labkitv1alpha1.JupyterLab, error) {
-	req, cat, err := r.Resolve(ctx, g, name, in)
+// Lab resolves the request (see Resolve), reads the catalog (unless --skip-catalog) and builds the
+// checked JupyterLab. The error lists every problem at once: the request's, the catalog's when it
+// cannot be read, and those of also (what else the command needs, such as the repository), so that
+// a person fixes them in one go rather than one per run.
+func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader, also ...error) (*labkitv1alpha1.JupyterLab, error) {
+	req, err := r.Resolve(g, name, in)
 	if err != nil {
 		return nil, err
 	}
-	return generator.Build(*req, cat)
-}
-
-// readPassword reads the first line of in, as `docker login --password-stdin` does.
-func readPassword(in io.Reader) ([]byte, error) {
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("read the password from stdin: %w", err)
+	var errs []error
+	var cat *catalog.Catalog
+	if !r.SkipCatalog {
+		if cat, err = g.Catalog(ctx, r.Catalog); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return nil, fmt.Errorf("--password-stdin: stdin holds no password, e.g. `printf '%%s' \"$PASSWORD\" | labctl create ...`")
+	for _, err := range also {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []byte(line), nil
+	lab, err := generator.Build(*req, cat)
+	if reqErr := (*generator.RequestError)(nil); errors.As(err, &reqErr) {
+		errs = append(errs, reqErr.Errs...)
+	} else if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, &generator.RequestError{Name: req.Name, Errs: errs}
+	}
+	return lab, nil
 }
 
 func firstOf(vals ...string) string {
