@@ -39,7 +39,7 @@ func (r *Repo) fetch(g *git) (*Tree, error) {
 	// --symref: also "ref: refs/heads/main\tHEAD", the branch a new one starts from
 	out, err := g.output(nil, "ls-remote", "--symref", r.remote, "HEAD", "refs/heads/*")
 	if err != nil {
-		return nil, fmt.Errorf("list branches of %s: %w", r.remote, err)
+		return nil, fmt.Errorf("list branches of %s: %w", r.remote, r.explainLogin(err))
 	}
 	var head bool
 	t := &Tree{g: g, blobs: map[string]string{}, remote: r.remote}
@@ -120,5 +120,26 @@ func (r *Repo) push(g *git, t *Tree, commit string) (rejected bool, err error) {
 	}
 	var runErr *exec.RunError
 	rejected = errors.As(err, &runErr) && slices.ContainsFunc(rejections, func(s []byte) bool { return bytes.Contains(runErr.Output, s) })
-	return rejected, fmt.Errorf("push to branch %q of %s: %w", r.branch, r.remote, err)
+	return rejected, fmt.Errorf("push to branch %q of %s: %w", r.branch, r.remote, r.explainLogin(err))
+}
+
+// explainLogin says what to do when err is git's for a remote that wants a login: with no
+// credentials, git's own "terminal prompts disabled" names nothing labctl reads.
+func (r *Repo) explainLogin(err error) error {
+	var runErr *exec.RunError
+	if !errors.As(err, &runErr) {
+		return err
+	}
+	hasLogin := r.getenv("LABKIT_GIT_TOKEN") != "" || r.getenv("LABKIT_GIT_PASSWORD") != ""
+	out := runErr.Output
+	switch {
+	case bytes.Contains(out, []byte("terminal prompts disabled")) || bytes.Contains(out, []byte("could not read Username")):
+		return fmt.Errorf("%s asks for a login and labctl has none: set LABKIT_GIT_TOKEN to an access token "+
+			"(and LABKIT_GIT_USERNAME if the server wants a user name other than x-access-token), or use an SSH remote "+
+			"such as git@host:org/gitops.git with an SSH agent: %w", r.remote, err)
+	case hasLogin && (bytes.Contains(out, []byte("Authentication failed")) || bytes.Contains(out, []byte("403"))):
+		return fmt.Errorf("%s refused the login of LABKIT_GIT_USERNAME (default x-access-token) with LABKIT_GIT_PASSWORD or LABKIT_GIT_TOKEN: "+
+			"check the token and that it may write to the repository: %w", r.remote, err)
+	}
+	return err
 }

@@ -653,8 +653,8 @@ func TestCommitOverHTTPWithCredentialsFromTheEnvironment(t *testing.T) {
 			},
 		},
 		{name: "username and password", env: []string{"LABKIT_GIT_USERNAME=ada", "LABKIT_GIT_PASSWORD=pa55", "LABKIT_GIT_TOKEN=ignored"}},
-		{name: "wrong password", env: []string{"LABKIT_GIT_USERNAME=ada", "LABKIT_GIT_PASSWORD=wrong"}, wantErr: "Authentication failed"},
-		{name: "no credentials: no prompt either", env: []string{"LABKIT_GIT_PASSWORD=", "LABKIT_GIT_TOKEN="}, wantErr: "terminal prompts disabled"},
+		{name: "wrong password", env: []string{"LABKIT_GIT_USERNAME=ada", "LABKIT_GIT_PASSWORD=wrong"}, wantErr: "refused the login of LABKIT_GIT_USERNAME"},
+		{name: "no credentials: no prompt either, and what to set", env: []string{"LABKIT_GIT_PASSWORD=", "LABKIT_GIT_TOKEN="}, wantErr: "asks for a login and labctl has none: set LABKIT_GIT_TOKEN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

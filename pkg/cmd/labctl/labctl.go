@@ -38,6 +38,7 @@ func NewCommand(logger logr.Logger, streams Streams) *cobra.Command {
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
+	cmd.SetFlagErrorFunc(shared.FlagError)
 	f := cmd.PersistentFlags()
 	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&g.Profile, "profile", generator.DefaultProfilePath(), "profile of defaults (labctl profile save)")

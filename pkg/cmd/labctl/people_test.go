@@ -152,3 +152,26 @@ func TestRenderNeedsTheRepositoryForTheApplication(t *testing.T) {
 		t.Errorf("render --help (%v):\n%s", err, out)
 	}
 }
+
+// Defect: `unknown flag: --gpus` suggested nothing, and `accepts 1 arg(s), received 0` named no argument.
+func TestAMisspeltFlagOrAMissingArgumentSaysWhatWasMeant(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "ada", "--gpus", "A100:1"}, "labctl create has no flag --gpus: did you mean --gpu? (see labctl create --help)"},
+		{[]string{"create", "ada", "--memroy=32Gi"}, "did you mean --memory?"},
+		{[]string{"list", "--brnach", "main"}, "labctl list has no flag --brnach: did you mean --branch?"},
+		{[]string{"create", "ada", "--colour"}, "labctl create has no flag --colour (see labctl create --help)"},
+		{[]string{"delete"}, "labctl delete needs NAME, the lab to remove, e.g. `labctl delete ada-a100`"},
+		{[]string{"create", "ada", "bob"}, "labctl create takes at most one NAME, the lab to create; got 2: ada bob"},
+		{[]string{"status", "a", "b"}, "labctl status takes at most one NAME"},
+	}
+	for _, tt := range tests {
+		_, err := run(t, "", tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("labctl %s: %v; want %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}

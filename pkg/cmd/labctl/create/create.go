@@ -27,7 +27,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		Example: `  printf '%s' "$PASSWORD" | labctl create ada-a100 --owner ada --gpu A100:1 --cpu 8 --memory 32Gi \
       --storage 100Gi --password-stdin --repo git@github.com:lab/gitops.git --branch team-a
   labctl create -f ada.yaml --token-secret ada-token --dry-run`,
-		Args: cobra.MaximumNArgs(1),
+		Args: shared.AtMostOneArg("NAME", "the lab to create"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pub, pubErr := flags.repo.Publisher(g)
 			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In, pubErr)

@@ -22,7 +22,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Remove a lab from Git; Argo CD then deletes it and everything made for it",
-		Args:  cobra.ExactArgs(1),
+		Args:  shared.ExactlyOneArg("NAME", "the lab to remove, e.g. `labctl delete ada-a100`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			profile, err := g.LoadProfile()
 			if err != nil {

@@ -22,7 +22,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render [NAME]",
 		Short: "Print the JupyterLab and Argo CD Application a request makes; nothing is committed or pushed",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  shared.AtMostOneArg("NAME", "the lab to render"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			profile, err := g.LoadProfile()
 			if err != nil {

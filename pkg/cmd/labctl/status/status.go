@@ -31,7 +31,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"URL). Without cluster access it shows the Git part and says what it could not see.",
 		Example: `  labctl status ada-a100
   labctl status -o json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: shared.AtMostOneArg("NAME", "the lab to show (none: every lab)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := g.Sources(flags.repo)
 			if len(args) == 0 {

@@ -358,3 +358,60 @@ func Holds(lab *labkitv1alpha1.JupyterLab) string {
 	r := lab.Spec.Resources
 	return fmt.Sprintf("%s CPU and %s memory", r.CPU.String(), r.Memory.String())
 }
+
+// AtMostOneArg is cobra.MaximumNArgs(1) with a message that names the argument and what it is.
+func AtMostOneArg(name, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return fmt.Errorf("%s takes at most one %s, %s; got %d: %s", cmd.CommandPath(), name, what, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
+// FlagError explains a flag cobra could not parse: an unknown flag is told the flags of the command
+// it is most likely a misspelling of, and where to see them all.
+func FlagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	name, unknown := strings.CutPrefix(msg, "unknown flag: --")
+	if !unknown {
+		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
+	}
+	name, _, _ = strings.Cut(name, "=")
+	var near []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden && (distance(name, f.Name) <= max(1, len(name)/4) || strings.HasPrefix(f.Name, name) || strings.HasPrefix(name, f.Name)) {
+			near = append(near, "--"+f.Name)
+		}
+	})
+	if len(near) == 0 {
+		return fmt.Errorf("%s has no flag --%s (see %s --help)", cmd.CommandPath(), name, cmd.CommandPath())
+	}
+	return fmt.Errorf("%s has no flag --%s: did you mean %s? (see %s --help)", cmd.CommandPath(), name, strings.Join(near, " or "), cmd.CommandPath())
+}
+
+// distance is the edit distance of a and b, a swap of two neighbours counting as one edit (optimal
+// string alignment), as misspellings are.
+func distance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
