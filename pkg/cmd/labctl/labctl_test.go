@@ -651,10 +651,15 @@ func TestListWithoutAClusterSaysWhyItShowsNoPhase(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, err := runErr(t, append([]string{"list", "--repo", bare}, noCluster(t)...)...)
-	if err != nil || strings.Contains(out, "PHASE") || !strings.Contains(strings.Join(strings.Fields(out), " "), "STORAGE EXPIRES jupyter ada ada - 2 8Gi 10Gi -") {
+	if err != nil || strings.Contains(out, "PHASE") || !strings.Contains(strings.Join(strings.Fields(out), " "), "STORAGE EXPIRES COMMIT jupyter ada ada - 2 8Gi 10Gi - "+shortTip(t, bare)) {
 		t.Errorf("list = %v\n%s", err, out)
 	}
 	if !strings.HasPrefix(errOut, "no PHASE and URL columns: no cluster to look at") {
 		t.Errorf("list said on stderr %q, want why there are no PHASE and URL columns", errOut)
 	}
+}
+
+// shortTip is the abbreviated commit main of bare is at.
+func shortTip(t *testing.T, bare string) string {
+	return strings.TrimSpace(gittest.Git(t, bare, "rev-parse", "--short=7", "main"))
 }

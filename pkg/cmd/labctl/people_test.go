@@ -175,3 +175,34 @@ func TestAMisspeltFlagOrAMissingArgumentSaysWhatWasMeant(t *testing.T) {
 		}
 	}
 }
+
+func TestShellCompletionOffersCommandsLabsAndGPUModels(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	if _, err := run(t, "", "create", "ada-t4", "--owner", "ada", "--token-secret", "t", "--gpu", "T4:1", "--catalog", catalogFile, "--repo", bare); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "st"}, []string{"start\t", "status\t", "stop\t"}},
+		{[]string{"__complete", "stop", "--repo", bare, "ada"}, []string{"ada-t4\tjupyter, 1× Tesla-T4"}},
+		{[]string{"__complete", "create", "x", "--catalog", catalogFile, "--gpu", ""}, []string{"none\t", "Tesla-T4:1\t", "NVIDIA-A100-SXM4-40GB:1\t"}},
+		{[]string{"__complete", "create", "x", "--mem"}, []string{"--memory\t"}},
+		{[]string{"completion", "bash"}, []string{"bash completion V2 for labctl"}},
+	}
+	for _, tt := range tests {
+		// The word being completed is the last argument, so --profile goes before the command's.
+		var buf bytes.Buffer
+		cmd := newCommand(strings.NewReader(""), &buf)
+		cmd.SetArgs(append([]string{tt.args[0], "--profile", filepath.Join(t.TempDir(), "none.yaml")}, tt.args[1:]...))
+		err := cmd.ExecuteContext(t.Context())
+		out := buf.String()
+		for _, w := range tt.want {
+			if err != nil || !strings.Contains(out, w) {
+				t.Errorf("labctl %s: %v, output lacks %q:\n%s", strings.Join(tt.args, " "), err, w, out)
+			}
+		}
+	}
+}

@@ -42,6 +42,10 @@ func TestTheREADMEsLabctlExamplesRunAsWritten(t *testing.T) {
 			}
 			stdin, line = "a-password\n", "bin/labctl "+after
 		}
+		if _, inner, ok := strings.Cut(line, "<(bin/labctl "); ok { // source <(bin/labctl completion bash)
+			inner, _, _ = strings.Cut(inner, ")")
+			line = "bin/labctl " + inner
+		}
 		line = optional.ReplaceAllString(line, "")
 		line = strings.ReplaceAll(line, "git@github.com:lab/gitops.git", bare)
 		args := shellWords(t, strings.TrimPrefix(line, "bin/labctl "))

@@ -55,6 +55,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		},
 	}
 	flags.request.Bind(cmd.Flags())
+	flags.request.Complete(cmd, g)
 	flags.repo.Bind(cmd.Flags())
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
 	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")

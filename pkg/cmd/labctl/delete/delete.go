@@ -20,9 +20,10 @@ type flagpole struct {
 func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags := &flagpole{}
 	cmd := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Remove a lab from Git; Argo CD then deletes it and everything made for it",
-		Args:  shared.ExactlyOneArg("NAME", "the lab to remove, e.g. `labctl delete ada-a100`"),
+		Use:               "delete NAME",
+		Short:             "Remove a lab from Git; Argo CD then deletes it and everything made for it",
+		Args:              shared.ExactlyOneArg("NAME", "the lab to remove, e.g. `labctl delete ada-a100`"),
+		ValidArgsFunction: g.CompleteLabs(&flags.repo),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			profile, err := g.LoadProfile()
 			if err != nil {

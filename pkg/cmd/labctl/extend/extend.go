@@ -30,7 +30,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"labctl stop, or for being idle, stays stopped until labctl start.",
 		Example: `  labctl extend ada-a100 --for 7d
   labctl extend ada-a100 --until 2026-12-24 --wait`,
-		Args: shared.ExactlyOneArg("NAME", "the lab to give more time, e.g. `labctl extend ada-a100 --for 7d`"),
+		Args:              shared.ExactlyOneArg("NAME", "the lab to give more time, e.g. `labctl extend ada-a100 --for 7d`"),
+		ValidArgsFunction: g.CompleteLabs(&flags.repo),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if flags.forValue == "" && flags.until == "" {

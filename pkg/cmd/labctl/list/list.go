@@ -24,20 +24,20 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags := &flagpole{}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the labs on the branch, with when they expire and, when the cluster answers, their phase and URL",
+		Short: "List the labs on the branch: owner, size, expiry, the commit that last changed each and, when the cluster answers, phase and URL",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			src := g.Sources(flags.repo)
 			if src.Git == nil {
 				return src.GitErr
 			}
-			labs, err := src.Git.List(cmd.Context())
+			snap, err := src.Git.Snapshot(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
 			var namespaces []string
-			for _, l := range labs {
-				namespaces = append(namespaces, l.Namespace)
+			for _, e := range snap.Labs {
+				namespaces = append(namespaces, e.Lab.Namespace)
 			}
 			running, unseen := labstatus.ClusterLabs(cmd.Context(), src, namespaces...)
 			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
@@ -45,9 +45,10 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if unseen == nil {
 				header += "\tPHASE\tURL"
 			}
-			fmt.Fprintln(w, header)
+			fmt.Fprintln(w, header+"\tCOMMIT")
 			now := time.Now()
-			for _, l := range labs {
+			for _, e := range snap.Labs {
+				l := e.Lab
 				gpu := "-"
 				if l.GPUCount() > 0 {
 					gpu = fmt.Sprintf("%d× %s", l.GPUCount(), l.Spec.GPU.Product)
@@ -62,7 +63,11 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 					}
 					fmt.Fprintf(w, "\t%s\t%s", phase, url)
 				}
-				fmt.Fprintln(w)
+				commit := "-" // the commit that last changed the lab on the branch
+				if c := e.LastChange; c != nil {
+					commit = shared.Short(c.ID)
+				}
+				fmt.Fprintf(w, "\t%s\n", commit)
 			}
 			if err := w.Flush(); err != nil {
 				return err

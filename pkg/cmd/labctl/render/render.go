@@ -49,6 +49,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		},
 	}
 	flags.request.Bind(cmd.Flags())
+	flags.request.Complete(cmd, g)
 	flags.repo.Bind(cmd.Flags())
 	// render pushes nothing: the repository only goes into the Application.
 	cmd.Flags().Lookup("repo").Usage = "the GitOps repository, for the Application's repoURL (render pushes nothing)"

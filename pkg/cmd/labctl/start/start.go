@@ -29,7 +29,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"first: labctl extend NAME --for 7d.",
 		Example: `  labctl start ada-a100
   labctl start ada-a100 --wait     # until it answers, then its URL`,
-		Args: shared.ExactlyOneArg("NAME", "the lab to start, e.g. `labctl start ada-a100`"),
+		Args:              shared.ExactlyOneArg("NAME", "the lab to start, e.g. `labctl start ada-a100`"),
+		ValidArgsFunction: g.CompleteLabs(&flags.repo),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, err := g.Namespace(flags.namespace)
 			if err != nil {

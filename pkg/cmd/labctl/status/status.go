@@ -31,7 +31,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"URL). Without cluster access it shows the Git part and says what it could not see.",
 		Example: `  labctl status ada-a100
   labctl status -o json`,
-		Args: shared.AtMostOneArg("NAME", "the lab to show (none: every lab)"),
+		Args:              shared.AtMostOneArg("NAME", "the lab to show (none: every lab)"),
+		ValidArgsFunction: g.CompleteLabs(&flags.repo),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := g.Sources(flags.repo)
 			if len(args) == 0 {

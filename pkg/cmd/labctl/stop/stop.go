@@ -25,7 +25,8 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		Example: `  labctl stop ada-a100
   labctl stop ada-a100 --wait      # until its pod is gone and its GPUs are free
   labctl start ada-a100            # runs it again, on the same volume`,
-		Args: shared.ExactlyOneArg("NAME", "the lab to stop, e.g. `labctl stop ada-a100`"),
+		Args:              shared.ExactlyOneArg("NAME", "the lab to stop, e.g. `labctl stop ada-a100`"),
+		ValidArgsFunction: g.CompleteLabs(&flags.repo),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ns, err := g.Namespace(flags.namespace)
 			if err != nil {

@@ -193,6 +193,11 @@ func (r *RequestFlags) Bind(f *pflag.FlagSet) {
 	f.BoolVar(&r.SkipCatalog, "skip-catalog", false, "do not check the request against what the nodes offer")
 }
 
+// Complete registers the shell completion of the request flags: GPU models from the catalog.
+func (r *RequestFlags) Complete(cmd *cobra.Command, g *Globals) {
+	_ = cmd.RegisterFlagCompletionFunc("gpu", g.CompleteGPUs(&r.Catalog))
+}
+
 // BindExpiry adds --for and --until, which say when a lab expires (generator.Expiry reads them).
 func BindExpiry(f *pflag.FlagSet, forValue, until *string) {
 	f.StringVar(forValue, "for", "", "stop the lab this long from now, a `DURATION` such as 14d, 36h or 2w (d: days, w: weeks); or --until")
@@ -414,4 +419,57 @@ func distance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// CompleteLabs completes a lab's name from those on the branch the repository flags (or the profile)
+// name, for shell completion.
+func (g *Globals) CompleteLabs(repo *RepoFlags) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		pub, err := repo.Publisher(g)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		labs, err := pub.List(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []cobra.Completion
+		for _, l := range labs {
+			if strings.HasPrefix(l.Name, toComplete) {
+				names = append(names, cobra.CompletionWithDesc(l.Name, l.Namespace+", "+Holds(l)))
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// CompleteGPUs completes --gpu with the GPU models of the catalog (the file *catalogFile names, else
+// the cluster), each as MODEL:1 with its free GPUs.
+func (g *Globals) CompleteGPUs(catalogFile *string) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		cat, err := g.Catalog(cmd.Context(), *catalogFile)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		free := map[string]int64{}
+		var models []string
+		for _, n := range cat.Nodes {
+			if p := n.GPU.Product; p != "" {
+				if _, seen := free[p]; !seen {
+					models = append(models, p)
+				}
+				free[p] += n.Free.GPUs
+			}
+		}
+		out := []cobra.Completion{cobra.CompletionWithDesc("none", "a lab without GPUs")}
+		for _, m := range models {
+			if strings.HasPrefix(strings.ToLower(m), strings.ToLower(toComplete)) {
+				out = append(out, cobra.CompletionWithDesc(m+":1", fmt.Sprintf("%d free", free[m])))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
