@@ -19,9 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
+	"sigs.k8s.io/yaml"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
-	"github.com/labkit-dev/labkit/pkg/catalog"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/assert"
@@ -102,25 +102,24 @@ func applyLab(fixture string) features.Func {
 // buildLab turns a request fixture into a lab in the feature's namespace, with a new password, checked
 // against the cluster's catalog.
 func buildLab(ctx context.Context, t *testing.T, fixture string) (*labkitv1alpha1.JupyterLab, string) {
-	s := from(ctx)
-	req, err := generator.LoadRequest(s.path("fixture/" + fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Namespace = namespace(ctx)
 	password := randomPassword(t)
-	if req.PasswordHash, err = generator.HashPassword([]byte(password)); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.FromCluster(ctx, s.client)
+	// labctl render is labctl create up to the commit: the spec file, the password hashed, the check
+	// against the cluster's catalog.
+	out, err := runLabctl(ctx, t, password+"\n", "render", "-f", from(ctx).path("fixture/"+fixture), "-n", namespace(ctx), "--password-stdin")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("labctl render -f %s: %v\n%s", fixture, err, out)
 	}
-	l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
-	if err != nil {
-		t.Fatal(err)
+	l := &labkitv1alpha1.JupyterLab{}
+	for doc := range strings.SplitSeq(out, "\n---\n") {
+		if strings.Contains(doc, "kind: JupyterLab") {
+			if err := yaml.UnmarshalStrict([]byte(strings.TrimPrefix(doc, "---\n")), l); err != nil {
+				t.Fatalf("labctl render -f %s printed a lab that does not parse: %v\n%s", fixture, err, out)
+			}
+			return l, password
+		}
 	}
-	return l, password
+	t.Fatalf("labctl render -f %s printed no lab:\n%s", fixture, out)
+	return nil, ""
 }
 
 // refreshRoot makes Argo CD read the repository now rather than at its next poll.

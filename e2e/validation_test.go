@@ -15,8 +15,6 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/yaml"
 
-	"github.com/labkit-dev/labkit/pkg/catalog"
-	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 )
 
@@ -25,10 +23,6 @@ func TestValidation(t *testing.T) {
 		Setup(inNamespace("invalid")).
 		Assess("labctl refuses each invalid request, saying why, and commits nothing", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := from(ctx)
-			cat, err := catalog.FromCluster(ctx, s.client)
-			if err != nil {
-				t.Fatal(err)
-			}
 			before := remoteRefs(ctx, t, s.publisher.Target.RepoURL)
 			paths, _ := filepath.Glob(s.path("fixture/requests/invalid-*.yaml"))
 			if len(paths) == 0 {
@@ -36,12 +30,8 @@ func TestValidation(t *testing.T) {
 			}
 			for _, path := range paths {
 				want := expectedError(t, path)
-				req, err := generator.LoadRequest(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Namespace, req.TokenSecret = namespace(ctx), "token"
-				_, err = generator.Build(req.WithDefaults(generator.Defaults), cat)
+				// labctl's own code path: the spec file, the cluster's catalog, the push that must not happen.
+				_, err := runLabctl(ctx, t, "", "create", "-f", path, "-n", namespace(ctx), "--token-secret", "token")
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: error %v, want one saying %q", filepath.Base(path), err, want)
 				}
