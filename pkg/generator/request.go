@@ -200,7 +200,7 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 		auth.PasswordHash = r.PasswordHash
 	case r.TokenSecret != "":
 		if msgs := validation.IsDNS1123Subdomain(r.TokenSecret); len(msgs) > 0 {
-			bad("token secret %q is not a valid Secret name: %s", r.TokenSecret, strings.Join(msgs, "; "))
+			bad("--token-secret %q is not the name of a Secret (a named set of keys kept in the cluster, here one with the key \"token\"): use lower-case letters, digits, '-' and '.', e.g. ada-token", r.TokenSecret)
 		}
 		auth.SecretRef = &labkitv1alpha1.SecretKeyRef{Name: r.TokenSecret, Key: "token"}
 	default:
@@ -260,7 +260,12 @@ func checkName(errs *[]error, field, v string) {
 }
 
 // checkLabel checks a namespace or owner: a label of at most 63 characters.
-func checkLabel(errs *[]error, field, v string) { label(errs, field, v, 63, "") }
+func checkLabel(errs *[]error, field, v string) {
+	if strings.TrimLeft(field, "-") == "namespace" {
+		field += " (the part of the cluster the lab goes in, shared with your team)"
+	}
+	label(errs, field, v, 63, "")
+}
 
 // label checks that v is a DNS-1123 label of at most maxLen characters, saying in words what that
 // is. The length is checked on its own first: IsDNS1123Label also refuses a name over 63
