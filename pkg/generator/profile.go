@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
@@ -113,15 +112,11 @@ type ProfileError struct {
 }
 
 func (e *ProfileError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
-		msgs[i] = "  - " + err.Error()
-	}
 	if e.Path == "" {
-		return "profile refused, nothing saved:\n" + strings.Join(msgs, "\n")
+		return "profile refused, nothing saved:\n" + bullets(e.Errs)
 	}
 	return fmt.Sprintf("your profile %s holds values labctl refuses:\n%s\nchange them with `labctl profile save`, e.g. `labctl profile save --memory 32Gi`, or give the flag to use another value this once",
-		e.Path, strings.Join(msgs, "\n"))
+		e.Path, bullets(e.Errs))
 }
 
 // Unwrap lets errors.Is and errors.As see the refusals.

@@ -292,11 +292,16 @@ type RequestError struct {
 }
 
 func (e *RequestError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
+	return fmt.Sprintf("request for lab %q refused:\n%s", e.Name, bullets(e.Errs))
+}
+
+// bullets lists errs one a line, indented, as the refusals of a request or profile list them.
+func bullets(errs []error) string {
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
 		msgs[i] = "  - " + err.Error()
 	}
-	return fmt.Sprintf("request for lab %q refused:\n%s", e.Name, strings.Join(msgs, "\n"))
+	return strings.Join(msgs, "\n")
 }
 
 // Unwrap lets errors.Is find the catalog's sentinels (catalog.ErrNoFit, ...).
