@@ -260,8 +260,8 @@ func TestSizesNeedABinaryUnitAndAFloor(t *testing.T) {
 		mod  func(*Request)
 		want string // "" means accepted
 	}{
-		{func(r *Request) { r.Memory = "32" }, "--memory 32 has no unit, so it would mean 32 bytes: did you mean 32Gi?"},
-		{func(r *Request) { r.Storage = "1" }, "--storage 1 has no unit, so it would mean 1 bytes: did you mean 1Gi?"},
+		{func(r *Request) { r.Memory = "32" }, "--memory 32 has no unit, so it would mean 32 byte(s): did you mean 32Gi?"},
+		{func(r *Request) { r.Storage = "1" }, "--storage 1 has no unit, so it would mean 1 byte(s): did you mean 1Gi?"},
 		{func(r *Request) { r.Memory = "32GB" }, "--memory 32GB: write 32Gi; sizes are in binary units"},
 		{func(r *Request) { r.Memory = "32G" }, "--memory 32G: write 32Gi"},
 		{func(r *Request) { r.Storage = "500gb" }, "--storage 500gb: write 500Gi"},

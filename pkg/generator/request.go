@@ -368,7 +368,7 @@ func size(errs *[]error, field, v string, floor resource.Quantity, why string) r
 	case strings.Trim(number, "0.") == "":
 		return bad("%s %s must be more than 0, e.g. %s 32Gi", field, v, field)
 	case unit == "":
-		return bad("%s %s has no unit, so it would mean %s bytes: did you mean %sGi? Sizes take a unit: Mi, Gi or Ti", field, v, number, number)
+		return bad("%s %s has no unit, so it would mean %s byte(s): did you mean %sGi? Sizes take a unit: Mi, Gi or Ti", field, v, number, number)
 	case !slices.Contains(binaryUnits, unit):
 		if meant, ok := decimalUnits[strings.ToLower(unit)]; ok {
 			return bad("%s %s: write %s%s; sizes are in binary units: Mi, Gi, Ti (1Gi is 1024³ bytes)", field, v, number, meant)

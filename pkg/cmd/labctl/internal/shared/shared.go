@@ -109,7 +109,10 @@ func (g *Globals) Sources(repo RepoFlags) labstatus.Sources {
 		src.Config = cfg
 		src.Cluster, err = newClient(cfg)
 	}
-	if err != nil {
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		src.ClusterErr = errors.New("no cluster to look at: labctl reads it from a kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config) and found none")
+	case err != nil:
 		src.ClusterErr = fmt.Errorf("no cluster to look at (%w): labctl reads it from --kubeconfig, $KUBECONFIG or ~/.kube/config", err)
 	}
 	return src
