@@ -153,3 +153,21 @@ func hasWords(words, query []string) bool {
 	}
 	return len(query) > 0
 }
+
+// Offer is one GPU model the nodes offer, and how many of its GPUs there are.
+type Offer struct {
+	Product     string
+	Free, Total int64 // over all its nodes
+	MostFree    int64 // on one node: the most one lab can get
+}
+
+// Offers are the GPU models of the catalog, sorted by name.
+func (c *Catalog) Offers() []Offer {
+	ix := c.index()
+	out := make([]Offer, len(ix.products))
+	for i := range ix.products {
+		p := &ix.products[i]
+		out[i] = Offer{Product: p.name, Free: p.free, Total: p.total, MostFree: p.mostFree}
+	}
+	return out
+}

@@ -45,44 +45,58 @@ func (p Profile) Request() Request {
 // models there are is not checked: that is the cluster's to say when a lab is created.
 func (p Profile) Validate() error {
 	var errs []error
-	r := p.Request()
-	if r.Namespace != "" {
-		checkLabel(&errs, "--namespace", r.Namespace)
-	}
-	if r.Owner != "" {
-		checkLabel(&errs, "--owner", r.Owner)
-	}
-	if r.GPU != "" {
-		if _, _, err := ParseGPU(r.GPU); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if r.CPU != "" {
-		quantity(&errs, "--cpu", r.CPU, `"8" or "500m"`)
-	}
-	if r.Memory != "" {
-		size(&errs, "--memory", r.Memory, MinMemory, "a Jupyter server and its kernel need about that much")
-	}
-	if r.Storage != "" {
-		size(&errs, "--storage", r.Storage, MinStorage, "the home folder holds Jupyter's own files and a kernel's")
-	}
-	if r.ImagePullSecret != "" && len(validation.IsDNS1123Subdomain(r.ImagePullSecret)) > 0 {
-		errs = append(errs, fmt.Errorf("--image-pull-secret %q is not the name of a Secret (a named set of keys in the cluster): use lower-case letters, digits, '-' and '.'", r.ImagePullSecret))
-	}
-	if p.Repo != "" {
-		if err := gitops.CheckRemote(p.Repo); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if p.Branch != "" {
-		if err := gitops.CheckBranch(p.Branch); err != nil {
-			errs = append(errs, err)
+	for _, f := range []struct{ flag, v string }{
+		{"namespace", p.Namespace}, {"owner", p.Owner}, {"gpu", p.GPU}, {"cpu", p.CPU}, {"memory", p.Memory},
+		{"storage", p.Storage}, {"image-pull-secret", p.ImagePullSecret}, {"repo", p.Repo}, {"branch", p.Branch},
+	} {
+		if f.v != "" {
+			if err := ValidateField(f.flag, f.v); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if len(errs) > 0 {
 		return &ProfileError{Errs: errs}
 	}
 	return nil
+}
+
+// ValidateField checks one value of a request or profile, named by its labctl flag (name, namespace,
+// owner, gpu, cpu, memory, storage, shm, image-pull-secret, repo, branch), as Build and Validate check
+// it: for a person answering one question at a time. Other flags are not checked here.
+func ValidateField(flag, v string) error {
+	var errs []error
+	switch flag {
+	case "name":
+		checkName(&errs, "name", v)
+	case "namespace", "owner":
+		checkLabel(&errs, "--"+flag, v)
+	case "gpu":
+		if _, _, err := ParseGPU(v); err != nil {
+			errs = append(errs, err)
+		}
+	case "cpu":
+		quantity(&errs, "--cpu", v, `"8" or "500m"`)
+	case "memory":
+		size(&errs, "--memory", v, MinMemory, whyMinMemory)
+	case "storage":
+		size(&errs, "--storage", v, MinStorage, whyMinStorage)
+	case "shm":
+		size(&errs, "--shm", v, MinShm, whyMinShm)
+	case "image-pull-secret":
+		if len(validation.IsDNS1123Subdomain(v)) > 0 {
+			errs = append(errs, fmt.Errorf("--image-pull-secret %q is not the name of a Secret (a named set of keys in the cluster): use lower-case letters, digits, '-' and '.'", v))
+		}
+	case "repo":
+		if err := gitops.CheckRemote(v); err != nil {
+			errs = append(errs, err)
+		}
+	case "branch":
+		if err := gitops.CheckBranch(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Unless is p without the lab defaults r sets itself: the values of p a request r takes.

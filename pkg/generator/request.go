@@ -164,9 +164,9 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	fieldErrs := len(errs)
 	cpu := quantity(&errs, "cpu", r.CPU, `"8" or "500m"`)
 	n := len(errs)
-	memory := size(&errs, "--memory", r.Memory, MinMemory, "a Jupyter server and its kernel need about that much")
+	memory := size(&errs, "--memory", r.Memory, MinMemory, whyMinMemory)
 	memoryOK := len(errs) == n
-	storage := size(&errs, "--storage", r.Storage, MinStorage, "the home folder holds Jupyter's own files and a kernel's")
+	storage := size(&errs, "--storage", r.Storage, MinStorage, whyMinStorage)
 
 	product, count, err := ParseGPU(r.GPU)
 	if err != nil {
@@ -178,7 +178,7 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	var shm *resource.Quantity
 	if r.Shm != "" {
 		n := len(errs)
-		q := size(&errs, "--shm", r.Shm, MinShm, "Docker's default, enough for a process or two")
+		q := size(&errs, "--shm", r.Shm, MinShm, whyMinShm)
 		switch {
 		case len(errs) > n:
 		case memoryOK && q.Cmp(memory) > 0:
@@ -336,6 +336,13 @@ var (
 	MinMemory  = resource.MustParse("256Mi")
 	MinStorage = resource.MustParse("1Gi")
 	MinShm     = resource.MustParse("64Mi")
+)
+
+// Why the floors are what they are, for the messages that refuse less.
+const (
+	whyMinMemory  = "a Jupyter server and its kernel need about that much"
+	whyMinStorage = "the home folder holds Jupyter's own files and a kernel's"
+	whyMinShm     = "Docker's default, enough for a process or two"
 )
 
 // binaryUnits are the units size accepts, and decimalUnits those it refuses, each with the binary

@@ -9,12 +9,14 @@ import (
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
 	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
 )
 
 type flagpole struct {
 	request shared.RequestFlags
 	repo    shared.RepoFlags
 	dryRun  bool
+	yes     bool
 	wait    shared.WaitFlags
 }
 
@@ -24,17 +26,35 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [NAME]",
 		Short: "Check a lab request against the cluster and commit it, with its Argo CD Application, to Git",
+		Long: "Check a lab request against the cluster and commit it, with its Argo CD Application, to Git.\n\n" +
+			"On a terminal, labctl asks for what the flags, the spec file and the profile leave out, offering the\n" +
+			"GPU models free in the cluster now, shows the commit it would make, and asks before pushing it\n" +
+			"(--yes never asks). From a pipe or in CI, what is missing is an error.",
 		Example: `  printf '%s' "$PASSWORD" | labctl create ada-a100 --owner ada --gpu A100:1 --cpu 8 --memory 32Gi \
       --storage 100Gi --password-stdin --repo git@github.com:lab/gitops.git --branch team-a
   labctl create -f ada.yaml --token-secret ada-token --dry-run`,
 		Args: shared.AtMostOneArg("NAME", "the lab to create"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var ask *shared.Asker
+			if tty := shared.Terminal(streams.In); tty != nil && !flags.yes {
+				ask = shared.NewAsker(tty)
+				flags.request.Ask = ask
+				if err := askRepo(g, ask, &flags.repo); err != nil {
+					return err
+				}
+			}
 			pub, pubErr := flags.repo.Publisher(g)
 			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In, pubErr)
 			if err != nil {
 				return err
 			}
-			res, diff, err := pub.Create(cmd.Context(), []*labkitv1alpha1.JupyterLab{lab}, flags.dryRun)
+			labs := []*labkitv1alpha1.JupyterLab{lab}
+			if ask != nil && !flags.dryRun {
+				if ok, err := confirm(cmd, ask, pub, labs); err != nil || !ok {
+					return err
+				}
+			}
+			res, diff, err := pub.Create(cmd.Context(), labs, flags.dryRun)
 			if err != nil {
 				return err
 			}
@@ -47,6 +67,11 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			}
 			fmt.Fprintf(streams.Out, "lab %s/%s committed as %s to branch %s; Argo CD application %s\n",
 				lab.Namespace, lab.Name, res.Commit, pub.Target.Revision, generator.AppName(lab.Namespace, lab.Name))
+			if ask != nil {
+				if err := offerProfile(g, ask); err != nil {
+					return err
+				}
+			}
 			if !flags.wait.Wait {
 				return nil
 			}
@@ -58,6 +83,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags.request.Complete(cmd, g)
 	flags.repo.Bind(cmd.Flags())
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
+	cmd.Flags().BoolVarP(&flags.yes, "yes", "y", false, "never ask: on a terminal too, refuse what is missing and commit without confirming, as when stdin is not a terminal")
 	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")
 	return cmd
 }
@@ -72,4 +98,81 @@ func newBranchNote(branch, from string, dryRun bool) string {
 		return fmt.Sprintf("branch %s does not exist yet: %s it as the repository's first branch", branch, verb)
 	}
 	return fmt.Sprintf("branch %s does not exist yet: %s it from %s", branch, verb, from)
+}
+
+// askRepo asks for the repository when neither the flags nor the profile name one.
+func askRepo(g *shared.Globals, ask *shared.Asker, repo *shared.RepoFlags) error {
+	profile, err := g.LoadProfile()
+	if err != nil {
+		return err
+	}
+	if remote, _ := repo.Target(profile); remote != "" {
+		return nil
+	}
+	remote, err := ask.Ask("Git repository to commit the lab to (a URL, or a path on this machine)", "", func(s string) error {
+		if s == "" {
+			return fmt.Errorf("labctl needs the repository Argo CD reads the labs from")
+		}
+		return generator.ValidateField("repo", s)
+	})
+	if err != nil {
+		return err
+	}
+	if remote, err = gitops.AbsRemote(remote); err != nil {
+		return err
+	}
+	repo.Repo, ask.Answers.Repo = remote, remote
+	return nil
+}
+
+// confirm shows the commit create would make and asks whether to make it.
+func confirm(cmd *cobra.Command, ask *shared.Asker, pub *generator.Publisher, labs []*labkitv1alpha1.JupyterLab) (bool, error) {
+	res, diff, err := pub.Create(cmd.Context(), labs, true)
+	if err != nil {
+		return false, err
+	}
+	ask.Say("\nThe commit, to branch %s of %s:\n%s", pub.Target.Revision, pub.Repo.Remote(), diff)
+	question := "Commit and push it"
+	if res.NewBranch {
+		question = "Branch " + pub.Target.Revision + " does not exist yet: create it and push the commit"
+	}
+	ok, err := ask.Confirm(question + "?")
+	if err == nil && !ok {
+		ask.Say("Nothing committed.")
+	}
+	return ok, err
+}
+
+// offerProfile offers to save what the person typed as the defaults of their next requests.
+func offerProfile(g *shared.Globals, ask *shared.Asker) error {
+	if ask.Answers == (generator.Profile{}) {
+		return nil
+	}
+	ok, err := ask.Confirm("Save your answers (not the password) as your defaults in " + g.Profile + "?")
+	if err != nil || !ok {
+		return err
+	}
+	saved, err := g.LoadProfile()
+	if err != nil {
+		return err
+	}
+	a := ask.Answers
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&saved.Owner, a.Owner}, {&saved.GPU, a.GPU}, {&saved.CPU, a.CPU}, {&saved.Memory, a.Memory}, {&saved.Storage, a.Storage}, {&saved.Repo, a.Repo},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if err := saved.Validate(); err != nil {
+		return err
+	}
+	if err := saved.Save(g.Profile); err != nil {
+		return err
+	}
+	ask.Say("Saved to %s: labctl profile show prints it.", g.Profile)
+	return nil
 }

@@ -40,7 +40,7 @@ func TestCreatePasswordStdinOnATerminalAsksTwiceWithoutEcho(t *testing.T) {
 	var out, errOut bytes.Buffer
 	c.run(func(tty *os.File) error {
 		cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: tty, Out: &out, ErrOut: &errOut})
-		cmd.SetArgs([]string{"create", "ada", "--owner", "ada", "--password-stdin", "--dry-run", "--skip-catalog",
+		cmd.SetArgs([]string{"create", "ada", "--owner", "ada", "--password-stdin", "--dry-run", "--skip-catalog", "--yes",
 			"--repo", bare, "--profile", filepath.Join(t.TempDir(), "none.yaml")})
 		return cmd.ExecuteContext(context.Background())
 	})

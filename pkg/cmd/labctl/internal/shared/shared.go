@@ -170,6 +170,8 @@ type RequestFlags struct {
 	PasswordStdin bool
 	Catalog       string
 	SkipCatalog   bool
+	// Ask, when set, asks the person for what the flags, spec file and profile leave out.
+	Ask *Asker
 }
 
 // Bind adds the request flags.
@@ -209,7 +211,7 @@ func BindExpiry(f *pflag.FlagSet, forValue, until *string) {
 
 // Resolve turns the flags, the spec file, the profile and the defaults (in that order of precedence)
 // into a request, hashing a password read from in.
-func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader) (*generator.Request, error) {
+func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader, cat *catalog.Catalog) (*generator.Request, error) {
 	req := r.Req
 	req.Name = name
 	if r.File != "" {
@@ -241,7 +243,15 @@ func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader) (*generato
 		}
 		return nil, err
 	}
-	req = req.WithDefaults(profile.Request()).WithDefaults(generator.Defaults)
+	req = req.WithDefaults(profile.Request())
+	if r.Ask != nil {
+		if err := r.Ask.Fill(&req, cat, generator.Defaults); err != nil {
+			return nil, err
+		}
+		// No login given: a password, asked for as --password-stdin asks on a terminal.
+		r.PasswordStdin = r.PasswordStdin || (req.PasswordHash == "" && req.TokenSecret == "")
+	}
+	req = req.WithDefaults(generator.Defaults)
 	if r.PasswordStdin {
 		if req.Name == "" { // before asking for a password for it
 			return nil, &generator.RequestError{Errs: []error{generator.ErrNoName}}
@@ -262,16 +272,20 @@ func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader) (*generato
 // cannot be read, and those of also (what else the command needs, such as the repository), so that
 // a person fixes them in one go rather than one per run.
 func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader, also ...error) (*labkitv1alpha1.JupyterLab, error) {
-	req, err := r.Resolve(g, name, in)
-	if err != nil {
-		return nil, err
-	}
 	var errs []error
 	var cat *catalog.Catalog
 	if !r.SkipCatalog {
+		var err error
 		if cat, err = g.Catalog(ctx, r.Catalog); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if r.Ask != nil && len(errs) > 0 { // before asking questions whose answers could not be checked
+		return nil, &generator.RequestError{Name: name, Errs: errs}
+	}
+	req, err := r.Resolve(g, name, in, cat)
+	if err != nil {
+		return nil, err
 	}
 	for _, err := range also {
 		if err != nil {
@@ -457,20 +471,10 @@ func (g *Globals) CompleteGPUs(catalogFile *string) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		free := map[string]int64{}
-		var models []string
-		for _, n := range cat.Nodes {
-			if p := n.GPU.Product; p != "" {
-				if _, seen := free[p]; !seen {
-					models = append(models, p)
-				}
-				free[p] += n.Free.GPUs
-			}
-		}
 		out := []cobra.Completion{cobra.CompletionWithDesc("none", "a lab without GPUs")}
-		for _, m := range models {
-			if strings.HasPrefix(strings.ToLower(m), strings.ToLower(toComplete)) {
-				out = append(out, cobra.CompletionWithDesc(m+":1", fmt.Sprintf("%d free", free[m])))
+		for _, o := range cat.Offers() {
+			if strings.HasPrefix(strings.ToLower(o.Product), strings.ToLower(toComplete)) {
+				out = append(out, cobra.CompletionWithDesc(o.Product+":1", fmt.Sprintf("%d free", o.Free)))
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
