@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -35,11 +36,22 @@ func LabPath(namespace, name string) string { return path.Join(LabDir(namespace,
 func AppPath(namespace, name string) string { return path.Join(AppsDir, namespace, name+".yaml") }
 
 // Target is where Argo CD finds the repository and puts the labs.
+//
+// Branches are used one of two ways (docs/gitops-layout.md):
+//   - as proposals: labctl pushes to a person's branch, which is merged (a pull request) into the
+//     branch Argo CD follows, Revision; the Applications name Revision, so they keep working once the
+//     person's branch is merged and deleted;
+//   - as environments: each branch is one, with a root Application of its own (RootApplication) that
+//     syncs apps/<Environment>/ only, and Applications named lab-<Environment>-<namespace>-<name>, so
+//     that any number of branches coexist on one Argo CD; Revision is the branch itself.
 type Target struct {
 	// RepoURL is the repository as Argo CD reaches it (it may differ from the push remote).
 	RepoURL string
 	// Revision is the branch Argo CD follows.
 	Revision string
+	// Environment is the environment the branch is (EnvironmentOf the branch), or empty when one root
+	// Application follows Revision.
+	Environment string
 	// ArgoNamespace is the namespace Argo CD watches for Applications; default "argocd".
 	ArgoNamespace string
 	// Project is the Argo CD project; default "default".
@@ -59,8 +71,38 @@ func (t Target) withDefaults() Target {
 	return t
 }
 
-// AppName is the name of a lab's Application.
-func AppName(namespace, name string) string { return "lab-" + namespace + "-" + name }
+// AppName is the name of a lab's Application, with no environment (see Target.AppName).
+func AppName(namespace, name string) string { return Target{}.AppName(namespace, name) }
+
+// AppName is the name of a lab's Application: lab-<namespace>-<name>, or in an environment
+// lab-<environment>-<namespace>-<name>.
+func (t Target) AppName(namespace, name string) string {
+	if t.Environment != "" {
+		return "lab-" + t.Environment + "-" + namespace + "-" + name
+	}
+	return "lab-" + namespace + "-" + name
+}
+
+// AppsDir is the folder the root Application syncs: apps/, or apps/<environment>/.
+func (t Target) AppsDir() string { return path.Join(AppsDir, t.Environment) }
+
+// AppPath is the file of a lab's Application, under AppsDir.
+func (t Target) AppPath(namespace, name string) string {
+	return path.Join(t.AppsDir(), namespace, name+".yaml")
+}
+
+// EnvironmentOf is the environment name of a branch, for the names of its Applications: the branch
+// in lower case with every character but letters, digits and '-' made '-', e.g. feature/alice is
+// feature-alice.
+func EnvironmentOf(branch string) string {
+	b := []byte(strings.ToLower(branch))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return strings.Trim(string(b), "-")
+}
 
 // Application is the Argo CD Application that syncs one lab. It prunes and self-heals, creates the
 // lab's namespace, and carries Argo CD's resources finalizer so that deleting it deletes the lab.
@@ -69,7 +111,7 @@ func Application(lab *labkitv1alpha1.JupyterLab, t Target) *argocd.Application {
 	return &argocd.Application{
 		TypeMeta: metav1.TypeMeta{APIVersion: argocd.GroupVersion.String(), Kind: "Application"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:       AppName(lab.Namespace, lab.Name),
+			Name:       t.AppName(lab.Namespace, lab.Name),
 			Namespace:  t.ArgoNamespace,
 			Labels:     map[string]string{labkitv1alpha1.LabLabel: lab.Name, labkitv1alpha1.OwnerLabel: lab.Spec.Owner},
 			Finalizers: []string{argocd.ResourcesFinalizer},
@@ -86,8 +128,10 @@ func Application(lab *labkitv1alpha1.JupyterLab, t Target) *argocd.Application {
 	}
 }
 
-// RootApplication syncs every lab Application under apps/ (app of apps). Removing a lab's file
-// prunes its Application, whose finalizer then deletes the lab; removing the last one is allowed.
+// RootApplication syncs every lab Application under t.AppsDir() (app of apps): apps/, or an
+// environment's apps/<environment>/. Removing a lab's file prunes its Application, whose finalizer then
+// deletes the lab; removing the last one is allowed. Name it after the environment, if any, so that
+// the root Applications of several environments coexist.
 func RootApplication(name string, t Target) *argocd.Application {
 	t = t.withDefaults()
 	return &argocd.Application{
@@ -95,7 +139,7 @@ func RootApplication(name string, t Target) *argocd.Application {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: t.ArgoNamespace},
 		Spec: argocd.ApplicationSpec{
 			Project:     t.Project,
-			Source:      argocd.Source{RepoURL: t.RepoURL, Path: AppsDir, TargetRevision: t.Revision, Directory: &argocd.Directory{Recurse: true}},
+			Source:      argocd.Source{RepoURL: t.RepoURL, Path: t.AppsDir(), TargetRevision: t.Revision, Directory: &argocd.Directory{Recurse: true}},
 			Destination: argocd.Destination{Server: "https://kubernetes.default.svc", Namespace: t.ArgoNamespace},
 			SyncPolicy:  &argocd.SyncPolicy{Automated: &argocd.Automated{Prune: true, SelfHeal: true, AllowEmpty: true}},
 		},
@@ -114,8 +158,16 @@ func Render(lab *labkitv1alpha1.JupyterLab, t Target) ([]gitops.Change, error) {
 	}
 	return []gitops.Change{
 		{Path: LabPath(lab.Namespace, lab.Name), Content: labYAML},
-		{Path: AppPath(lab.Namespace, lab.Name), Content: appYAML},
+		{Path: t.AppPath(lab.Namespace, lab.Name), Content: appYAML},
 	}, nil
+}
+
+// RootAppName is the name of the root Application of t: labs, or labs-<environment>.
+func RootAppName(t Target) string {
+	if t.Environment != "" {
+		return "labs-" + t.Environment
+	}
+	return "labs"
 }
 
 // RenderRootApplication returns RootApplication as YAML, to apply once per repository and branch.

@@ -32,6 +32,10 @@ type Profile struct {
 	Repo    string `json:"repo,omitempty"`
 	Branch  string `json:"branch,omitempty"`
 	RepoURL string `json:"repoURL,omitempty"`
+	// Track is the branch Argo CD follows when Branch is a proposal to merge into it; Environment
+	// makes Branch an environment of its own (Target says more).
+	Track       string `json:"track,omitempty"`
+	Environment bool   `json:"environment,omitempty"`
 }
 
 // Request is the profile's lab defaults as a request.
@@ -47,7 +51,7 @@ func (p Profile) Validate() error {
 	var errs []error
 	for _, f := range []struct{ flag, v string }{
 		{"namespace", p.Namespace}, {"owner", p.Owner}, {"gpu", p.GPU}, {"cpu", p.CPU}, {"memory", p.Memory},
-		{"storage", p.Storage}, {"image-pull-secret", p.ImagePullSecret}, {"repo", p.Repo}, {"branch", p.Branch},
+		{"storage", p.Storage}, {"image-pull-secret", p.ImagePullSecret}, {"repo", p.Repo}, {"branch", p.Branch}, {"branch", p.Track},
 	} {
 		if f.v != "" {
 			if err := ValidateField(f.flag, f.v); err != nil {

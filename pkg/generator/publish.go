@@ -36,10 +36,10 @@ var (
 func (p *Publisher) noBranch(tree *gitops.Tree) error {
 	branches := tree.Branches()
 	if len(branches) == 0 {
-		return refuse(ErrNoBranch, "the repository %s has no branches yet, so no branch %q: labctl create makes the first", p.Repo.Remote(), p.Target.Revision)
+		return refuse(ErrNoBranch, "the repository %s has no branches yet, so no branch %q: labctl create makes the first", p.Repo.Remote(), p.Repo.Branch())
 	}
 	return refuse(ErrNoBranch, "branch %q does not exist in %s; its branches: %s (only labctl create starts a new branch)",
-		p.Target.Revision, p.Repo.Remote(), strings.Join(branches, ", "))
+		p.Repo.Branch(), p.Repo.Remote(), strings.Join(branches, ", "))
 }
 
 // refusal is an error that reads as a sentence of its own and is its sentinel for errors.Is.
@@ -111,7 +111,7 @@ func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun b
 		}
 		return []gitops.Change{
 			{Path: LabDir(namespace, name), Delete: true},
-			{Path: AppPath(namespace, name), Delete: true},
+			{Path: p.Target.AppPath(namespace, name), Delete: true},
 		}, nil
 	}
 	return p.run(ctx, fmt.Sprintf("Delete JupyterLab %s/%s", namespace, name), prepare, dryRun)
@@ -146,7 +146,7 @@ func (p *Publisher) Update(ctx context.Context, namespace, name, message string,
 			return nil, err
 		}
 		if !found {
-			return nil, fmt.Errorf("%w: no %s/%s on branch %s; labs there: %s", ErrLabNotFound, namespace, name, p.Target.Revision, labNames(tree))
+			return nil, fmt.Errorf("%w: no %s/%s on branch %s; labs there: %s", ErrLabNotFound, namespace, name, p.Repo.Branch(), labNames(tree))
 		}
 		before := &labkitv1alpha1.JupyterLab{}
 		// Strict: a field labctl does not know would be lost when it writes the file back.
@@ -187,7 +187,7 @@ func (p *Publisher) Update(ctx context.Context, namespace, name, message string,
 func (p *Publisher) Stop(ctx context.Context, namespace, name string, dryRun bool) (*Updated, error) {
 	return p.Update(ctx, namespace, name, fmt.Sprintf("Stop JupyterLab %s/%s", namespace, name), func(l *labkitv1alpha1.JupyterLab) error {
 		if l.Spec.Stopped {
-			return refuse(ErrUnchanged, "lab %s/%s is already stopped on branch %s: nothing to commit; %s starts it", namespace, name, p.Target.Revision, CommandLine("start", namespace, name, ""))
+			return refuse(ErrUnchanged, "lab %s/%s is already stopped on branch %s: nothing to commit; %s starts it", namespace, name, p.Repo.Branch(), CommandLine("start", namespace, name, ""))
 		}
 		l.Spec.Stopped = true
 		return nil
@@ -309,10 +309,15 @@ func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, erro
 			if err := yaml.Unmarshal(data, lab); err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
+			// An environment's labs are those with an Application of the environment: a branch
+			// started from another keeps that one's files, which no Application of this one syncs.
+			if p.Target.Environment != "" && !tree.Has(p.Target.AppPath(lab.Namespace, lab.Name)) {
+				continue
+			}
 			e := Entry{Lab: lab}
 			if history {
 				// The lab's folder or its Application: either may be what changed it.
-				c, ok, err := tree.LastChange(path.Dir(f), AppPath(lab.Namespace, lab.Name))
+				c, ok, err := tree.LastChange(path.Dir(f), p.Target.AppPath(lab.Namespace, lab.Name))
 				if err != nil {
 					return err
 				}

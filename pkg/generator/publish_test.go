@@ -513,3 +513,73 @@ func TestAnEmptyRepositorySaysCreateMakesTheFirstBranch(t *testing.T) {
 		t.Errorf("list of an empty repository: %v, want ErrNoBranch saying labctl create makes the first", err)
 	}
 }
+
+// Defect: a lab created on feature/alice named feature/alice in its Application, which then followed a
+// branch about to be deleted once merged; and a branch started from main kept main's Application files,
+// so two root Applications claimed them. Branches are now proposals (--track) or environments.
+func TestBranchesAsProposalsNameTheTrackedBranch(t *testing.T) {
+	t.Parallel()
+	bare, _ := published(t)
+	repo, err := gitops.New(bare, "feature/alice", gitops.WithEnv(gittest.Env...), gitops.WithWorkDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Publisher{Repo: repo, Target: Target{RepoURL: "http://git.example/labs.git", Revision: "main"}}
+	if _, _, err := p.Create(context.Background(), []*labkitv1alpha1.JupyterLab{build(t, func(r *Request) { r.Name = "alice" })}, false); err != nil {
+		t.Fatal(err)
+	}
+	app := gittest.Git(t, bare, "show", "feature/alice:apps/jupyter/alice.yaml")
+	if !strings.Contains(app, "targetRevision: main") || !strings.Contains(app, "name: lab-jupyter-alice") {
+		t.Errorf("the proposal's Application must follow main, the branch it is merged into:\n%s", app)
+	}
+}
+
+func TestBranchesAsEnvironmentsCoexist(t *testing.T) {
+	t.Parallel()
+	bare, _ := published(t) // main holds jupyter/ada-a100
+	ctx := context.Background()
+	env := func(branch string) *Publisher {
+		repo, err := gitops.New(bare, branch, gitops.WithEnv(gittest.Env...), gitops.WithWorkDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Publisher{Repo: repo, Target: Target{RepoURL: "http://git.example/labs.git", Revision: branch, Environment: EnvironmentOf(branch)}}
+	}
+	staging, team := env("staging"), env("team/b")
+	for _, p := range []*Publisher{staging, team} {
+		if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, func(r *Request) { r.Name, r.Namespace = "grace", "env-"+p.Target.Environment })}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each branch's root Application syncs its own folder, whose Applications carry the environment's name.
+	rootA, rootB := RootApplication(RootAppName(staging.Target), staging.Target), RootApplication(RootAppName(team.Target), team.Target)
+	if rootA.Name != "labs-staging" || rootA.Spec.Source.Path != "apps/staging" || rootA.Spec.Source.TargetRevision != "staging" ||
+		rootB.Name != "labs-team-b" || rootB.Spec.Source.Path != "apps/team-b" || rootB.Spec.Source.TargetRevision != "team/b" {
+		t.Errorf("root Applications: %s %s@%s and %s %s@%s", rootA.Name, rootA.Spec.Source.Path, rootA.Spec.Source.TargetRevision,
+			rootB.Name, rootB.Spec.Source.Path, rootB.Spec.Source.TargetRevision)
+	}
+	appNames := func(branch, dir string) []string {
+		var names []string
+		for f := range strings.Lines(gittest.Git(t, bare, "ls-tree", "-r", "--name-only", branch, dir)) {
+			data := gittest.Git(t, bare, "show", branch+":"+strings.TrimSpace(f))
+			for l := range strings.Lines(data) {
+				if n, ok := strings.CutPrefix(strings.TrimSpace(l), "name: lab-"); ok {
+					names = append(names, "lab-"+n)
+				}
+			}
+		}
+		return names
+	}
+	a, b, m := appNames("staging", "apps/staging"), appNames("team/b", "apps/team-b"), appNames("main", "apps/jupyter")
+	if len(a) != 1 || a[0] != "lab-staging-env-staging-grace" || len(b) != 1 || b[0] != "lab-team-b-env-team-b-grace" || len(m) != 1 || m[0] != "lab-jupyter-ada-a100" {
+		t.Errorf("Applications each root syncs: staging %q, team/b %q, main %q; want one each, no name shared", a, b, m)
+	}
+	// The branch keeps main's files, but its labs are those of its environment.
+	snap, err := staging.Snapshot(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Labs) != 1 || snap.Labs[0].Lab.Name != "grace" {
+		t.Errorf("labs of the staging environment: %d, want grace only (not main's ada-a100)", len(snap.Labs))
+	}
+}

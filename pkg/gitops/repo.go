@@ -218,8 +218,11 @@ func isHTTP(remote string) bool {
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
-// Remote is the remote the Repo pushes to, as given to New.
+// Remote is the remote the Repo pushes to, as given to New (a relative path made absolute).
 func (r *Repo) Remote() string { return r.remote }
+
+// Branch is the branch the Repo reads and pushes to.
+func (r *Repo) Branch() string { return r.branch }
 
 // getenv returns the value git commands see for key: the last WithEnv entry for it, else the process environment.
 func (r *Repo) getenv(key string) string {

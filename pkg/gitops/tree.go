@@ -108,6 +108,12 @@ func (t *Tree) List(dir string) []string {
 	return paths
 }
 
+// Has says whether there is a file at p.
+func (t *Tree) Has(p string) bool {
+	_, ok := t.blobs[p]
+	return ok
+}
+
 // Read returns the content of the file at p and whether there is one.
 func (t *Tree) Read(p string) ([]byte, bool, error) {
 	if err := checkPath(p); err != nil {

@@ -42,6 +42,15 @@ func (s Sources) argoNamespace() string {
 	return s.ArgoNamespace
 }
 
+// target is where Argo CD finds the labs of the branch; without a repository, that of a branch that
+// is no environment, whose Application names are the lab's own.
+func (s Sources) target() generator.Target {
+	if s.Git != nil {
+		return s.Git.Target
+	}
+	return generator.Target{}
+}
+
 // Status is one lab as a person wants to see it: what Git holds, what Argo CD made of it, and how it
 // runs. A section is nil when it could not be read; Unseen says why.
 type Status struct {
@@ -228,7 +237,7 @@ func errText(err error, fallback string) string {
 }
 
 func gitPart(p *generator.Publisher, snap *generator.Snapshot, namespace, name string) *Git {
-	g := &Git{Repo: p.Target.RepoURL, Branch: p.Target.Revision, Tip: snap.Tip}
+	g := &Git{Repo: p.Target.RepoURL, Branch: p.Repo.Branch(), Tip: snap.Tip}
 	for _, e := range snap.Labs {
 		if e.Lab.Namespace != namespace || e.Lab.Name != name {
 			continue
@@ -285,7 +294,7 @@ func gpus(l *labkitv1alpha1.JupyterLab) string {
 }
 
 func argoPart(ctx context.Context, src Sources, namespace, name string) (*ArgoCD, error) {
-	a := &ArgoCD{Application: generator.AppName(namespace, name)}
+	a := &ArgoCD{Application: src.target().AppName(namespace, name)}
 	app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), a.Application)
 	switch {
 	case apierrors.IsNotFound(err):

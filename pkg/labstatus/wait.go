@@ -241,7 +241,7 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	if w.noArgo || w.synced {
 		return nil
 	}
-	appName := generator.AppName(w.namespace, w.name)
+	appName := w.src.target().AppName(w.namespace, w.name)
 	app, err := argocd.Get(ctx, w.src.Cluster, w.src.argoNamespace(), appName)
 	switch {
 	case meta.IsNoMatchError(err):
@@ -250,7 +250,7 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 		return nil
 	case apierrors.IsNotFound(err):
 		if !labFound {
-			w.say("waiting for Argo CD to create application %s (the root application syncs %s/)", appName, generator.AppsDir)
+			w.say("waiting for Argo CD to create application %s (the root application syncs %s/)", appName, w.src.target().AppsDir())
 		}
 		return nil
 	case apierrors.IsForbidden(err):
@@ -363,11 +363,11 @@ func Nudge(ctx context.Context, src Sources, target generator.Target, namespace,
 	if err != nil {
 		return nil, fmt.Errorf("list Argo CD's applications: %w", explain(err))
 	}
-	own := generator.AppName(namespace, name)
+	own := target.AppName(namespace, name)
 	var refreshed []string
 	for _, a := range apps {
 		s := a.Spec.Source
-		root := s.RepoURL == target.RepoURL && strings.TrimSuffix(s.Path, "/") == generator.AppsDir && s.TargetRevision == target.Revision
+		root := s.RepoURL == target.RepoURL && strings.TrimSuffix(s.Path, "/") == target.AppsDir() && s.TargetRevision == target.Revision
 		if !root && a.Name != own {
 			continue
 		}
@@ -378,7 +378,7 @@ func Nudge(ctx context.Context, src Sources, target generator.Target, namespace,
 	}
 	if len(refreshed) == 0 {
 		return nil, fmt.Errorf("no Argo CD application in namespace %s syncs %s/ of %s at %s (docs/gitops-layout.md shows the root application to create)",
-			src.argoNamespace(), generator.AppsDir, target.RepoURL, target.Revision)
+			src.argoNamespace(), target.AppsDir(), target.RepoURL, target.Revision)
 	}
 	return refreshed, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/open"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/profile"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/render"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/rootapp"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/start"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/status"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/stop"
@@ -55,6 +56,7 @@ func NewCommand(logger logr.Logger, streams Streams) *cobra.Command {
 		profile.NewCommand(g, streams),
 		status.NewCommand(g, streams),
 		open.NewCommand(g, streams),
+		rootapp.NewCommand(g, streams),
 	)
 	return cmd
 }

@@ -206,3 +206,48 @@ func TestShellCompletionOffersCommandsLabsAndGPUModels(t *testing.T) {
 		}
 	}
 }
+
+func TestAProposalBranchNamesTheTrackedBranchAndSaysWhatToMerge(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	lab := []string{"--owner", "alice", "--token-secret", "t", "--skip-catalog", "--repo", bare, "--branch", "feature/alice", "--track", "main"}
+	before := gittest.Refs(t, bare)
+	if _, _, err := runErr(t, append([]string{"create", "alice", "--wait"}, lab...)...); err == nil || !strings.Contains(err.Error(), "--wait: branch feature/alice is a proposal to merge into main") {
+		t.Errorf("create --wait on a proposal: %v", err)
+	}
+	if after := gittest.Refs(t, bare); after != before {
+		t.Errorf("the refused --wait committed:\n%s", after)
+	}
+	_, stderr, err := runErr(t, append([]string{"create", "alice"}, lab...)...)
+	if err != nil || !strings.Contains(stderr, "branch feature/alice is a proposal: merge it into main") {
+		t.Errorf("create on a proposal branch: %v, stderr %q", err, stderr)
+	}
+	if app := gittest.Git(t, bare, "show", "feature/alice:apps/jupyter/alice.yaml"); !strings.Contains(app, "targetRevision: main") {
+		t.Errorf("the proposal's Application does not follow main:\n%s", app)
+	}
+}
+
+func TestAnEnvironmentBranchHasItsOwnRootApplication(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	_, stderr, err := runErr(t, "create", "grace", "--owner", "grace", "--token-secret", "t", "--skip-catalog", "--repo", bare, "--branch", "staging", "--environment")
+	if err != nil || !strings.Contains(stderr, "it is a new environment, which Argo CD follows once its root Application exists: labctl root-app --branch staging --environment") {
+		t.Errorf("create on a new environment: %v, stderr %q", err, stderr)
+	}
+	if app := gittest.Git(t, bare, "show", "staging:apps/staging/jupyter/grace.yaml"); !strings.Contains(app, "name: lab-staging-jupyter-grace") {
+		t.Errorf("the environment's Application:\n%s", app)
+	}
+	out, err := run(t, "", "root-app", "--repo", bare, "--branch", "staging", "--environment")
+	for _, want := range []string{"name: labs-staging", "path: apps/staging", "targetRevision: staging", "repoURL: " + bare} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("root-app = %v, lacks %q:\n%s", err, want, out)
+		}
+	}
+	if _, err := run(t, "", "root-app", "--repo", bare, "--branch", "staging", "--environment", "--track", "main"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("an environment that is also a proposal: %v", err)
+	}
+	list, err := run(t, "", append([]string{"list", "--repo", bare, "--branch", "staging", "--environment"}, noCluster(t)...)...)
+	if err != nil || !strings.Contains(list, "grace") {
+		t.Errorf("list of the environment = %v\n%s", err, list)
+	}
+}

@@ -44,6 +44,9 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				}
 			}
 			pub, pubErr := flags.repo.Publisher(g)
+			if err := flags.wait.Check(pub); err != nil {
+				return err
+			}
 			lab, err := flags.request.Lab(cmd.Context(), g, shared.FirstArg(args), streams.In, pubErr)
 			if err != nil {
 				return err
@@ -59,14 +62,17 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				return err
 			}
 			if res.NewBranch {
-				fmt.Fprintln(streams.ErrOut, newBranchNote(pub.Target.Revision, res.From, flags.dryRun))
+				fmt.Fprintln(streams.ErrOut, newBranchNote(pub, res.From, flags.dryRun))
+			}
+			if note := shared.ProposalNote(pub); note != "" {
+				fmt.Fprintln(streams.ErrOut, note)
 			}
 			if flags.dryRun {
 				fmt.Fprint(streams.Out, diff)
 				return nil
 			}
 			fmt.Fprintf(streams.Out, "lab %s/%s committed as %s to branch %s; Argo CD application %s\n",
-				lab.Namespace, lab.Name, res.Commit, pub.Target.Revision, generator.AppName(lab.Namespace, lab.Name))
+				lab.Namespace, lab.Name, res.Commit, pub.Repo.Branch(), pub.Target.AppName(lab.Namespace, lab.Name))
 			if ask != nil {
 				if err := offerProfile(g, ask); err != nil {
 					return err
@@ -88,16 +94,22 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	return cmd
 }
 
-// newBranchNote says that the push starts the branch, so that a mistyped --branch is seen.
-func newBranchNote(branch, from string, dryRun bool) string {
+// newBranchNote says that the push starts the branch, so that a mistyped --branch is seen, and for a
+// new environment, that it needs its root Application.
+func newBranchNote(pub *generator.Publisher, from string, dryRun bool) string {
+	branch := pub.Repo.Branch()
 	verb := "creating"
 	if dryRun {
 		verb = "the commit would create"
 	}
+	note := fmt.Sprintf("branch %s does not exist yet: %s it from %s", branch, verb, from)
 	if from == "" {
-		return fmt.Sprintf("branch %s does not exist yet: %s it as the repository's first branch", branch, verb)
+		note = fmt.Sprintf("branch %s does not exist yet: %s it as the repository's first branch", branch, verb)
 	}
-	return fmt.Sprintf("branch %s does not exist yet: %s it from %s", branch, verb, from)
+	if pub.Target.Environment != "" {
+		note += fmt.Sprintf("; it is a new environment, which Argo CD follows once its root Application exists: labctl root-app --branch %s --environment | kubectl apply -f -", branch)
+	}
+	return note
 }
 
 // askRepo asks for the repository when neither the flags nor the profile name one.
@@ -106,7 +118,7 @@ func askRepo(g *shared.Globals, ask *shared.Asker, repo *shared.RepoFlags) error
 	if err != nil {
 		return err
 	}
-	if remote, _ := repo.Target(profile); remote != "" {
+	if remote, _, _, _ := repo.Target(profile); remote != "" {
 		return nil
 	}
 	remote, err := ask.Ask("Git repository to commit the lab to (a URL, or a path on this machine)", "", func(s string) error {
@@ -131,10 +143,10 @@ func confirm(cmd *cobra.Command, ask *shared.Asker, pub *generator.Publisher, la
 	if err != nil {
 		return false, err
 	}
-	ask.Say("\nThe commit, to branch %s of %s:\n%s", pub.Target.Revision, pub.Repo.Remote(), diff)
+	ask.Say("\nThe commit, to branch %s of %s:\n%s", pub.Repo.Branch(), pub.Repo.Remote(), diff)
 	question := "Commit and push it"
 	if res.NewBranch {
-		question = "Branch " + pub.Target.Revision + " does not exist yet: create it and push the commit"
+		question = "Branch " + pub.Repo.Branch() + " does not exist yet: create it and push the commit"
 	}
 	ok, err := ask.Confirm(question + "?")
 	if err == nil && !ok {

@@ -45,7 +45,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				fmt.Fprint(streams.Out, diff)
 				return nil
 			}
-			fmt.Fprintf(streams.Out, "lab %s/%s removed in %s on branch %s\n", ns, args[0], res.Commit, pub.Target.Revision)
+			fmt.Fprintf(streams.Out, "lab %s/%s removed in %s on branch %s\n", ns, args[0], res.Commit, pub.Repo.Branch())
 			return nil
 		},
 	}

@@ -50,6 +50,9 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := flags.wait.Check(pub); err != nil {
+				return err
+			}
 			res, err := pub.Extend(cmd.Context(), ns, name, until, flags.dryRun)
 			if err != nil {
 				return err
@@ -70,7 +73,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				then = "; it had expired, so it runs again once Argo CD syncs the commit"
 			}
 			fmt.Fprintf(streams.Out, "lab %s/%s now expires at %s (%s): committed %s to branch %s%s\n",
-				ns, name, generator.FormatTime(until), was, shared.Short(res.Commit), pub.Target.Revision, then)
+				ns, name, generator.FormatTime(until), was, shared.Short(res.Commit), pub.Repo.Branch(), then)
 			if !flags.wait.Wait {
 				return nil
 			}

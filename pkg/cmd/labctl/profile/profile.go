@@ -38,6 +38,7 @@ var profileFlags = []struct{ name, usage string }{
 	{"repo", "Git remote to push to"},
 	{"branch", "branch to push to"},
 	{"repo-url", "the repository's URL as Argo CD reaches it"},
+	{"track", "the branch Argo CD follows, when --branch is a proposal to merge into it"},
 }
 
 // fields maps each flag of profileFlags to its field of p.
@@ -45,7 +46,7 @@ func fields(p *generator.Profile) map[string]*string {
 	return map[string]*string{
 		"namespace": &p.Namespace, "owner": &p.Owner, "image": &p.Image, "gpu": &p.GPU, "cpu": &p.CPU,
 		"memory": &p.Memory, "storage": &p.Storage, "storage-class": &p.StorageClass,
-		"image-pull-secret": &p.ImagePullSecret, "repo": &p.Repo, "branch": &p.Branch, "repo-url": &p.RepoURL,
+		"image-pull-secret": &p.ImagePullSecret, "repo": &p.Repo, "branch": &p.Branch, "repo-url": &p.RepoURL, "track": &p.Track,
 	}
 }
 
@@ -65,6 +66,9 @@ func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				if d, ok := dst[f.Name]; ok { // not the root's --profile
 					*d = *src[f.Name]
+				}
+				if f.Name == "environment" {
+					saved.Environment = given.Environment
 				}
 			})
 			if saved.Repo != "" { // a path is saved absolute: labctl may run anywhere later
@@ -86,6 +90,7 @@ func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	for _, f := range profileFlags {
 		cmd.Flags().StringVar(ptrs[f.name], f.name, "", f.usage)
 	}
+	cmd.Flags().BoolVar(&given.Environment, "environment", false, "each branch is an environment of its own (--environment=false: not)")
 	return cmd
 }
 

@@ -28,7 +28,10 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, target := flags.repo.Target(profile)
+			_, _, target, err := flags.repo.Target(profile)
+			if err != nil {
+				return err
+			}
 			var noRepo error
 			if target.RepoURL == "" {
 				noRepo = errors.New("no repository for the Application's repoURL (where Argo CD reads the lab from): " +

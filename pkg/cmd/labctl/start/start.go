@@ -40,6 +40,9 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := flags.wait.Check(pub); err != nil {
+				return err
+			}
 			res, err := pub.Start(cmd.Context(), ns, args[0], time.Now(), flags.dryRun)
 			if err != nil {
 				return err
@@ -51,10 +54,10 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			lab := res.After
 			if res.Before.Spec.Stopped {
 				fmt.Fprintf(streams.Out, "lab %s/%s started: committed %s to branch %s; once Argo CD syncs it, the lab runs again with its %s, on the same volume\n",
-					ns, lab.Name, shared.Short(res.Commit), pub.Target.Revision, shared.Holds(lab))
+					ns, lab.Name, shared.Short(res.Commit), pub.Repo.Branch(), shared.Holds(lab))
 			} else {
 				fmt.Fprintf(streams.Out, "lab %s/%s was not stopped in Git: committed %s to branch %s with a new start time, which starts it again if the controller stopped it for being idle\n",
-					ns, lab.Name, shared.Short(res.Commit), pub.Target.Revision)
+					ns, lab.Name, shared.Short(res.Commit), pub.Repo.Branch())
 			}
 			if !flags.wait.Wait {
 				return nil

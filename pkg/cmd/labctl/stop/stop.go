@@ -36,6 +36,9 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := flags.wait.Check(pub); err != nil {
+				return err
+			}
 			res, err := pub.Stop(cmd.Context(), ns, args[0], flags.dryRun)
 			if err != nil {
 				return err
@@ -46,7 +49,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			}
 			lab := res.After
 			fmt.Fprintf(streams.Out, "lab %s/%s stopped: committed %s to branch %s; Argo CD scales it to zero and frees its %s\n",
-				ns, lab.Name, shared.Short(res.Commit), pub.Target.Revision, shared.Holds(lab))
+				ns, lab.Name, shared.Short(res.Commit), pub.Repo.Branch(), shared.Holds(lab))
 			if !flags.wait.Wait {
 				return nil
 			}

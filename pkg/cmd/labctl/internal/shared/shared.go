@@ -118,9 +118,13 @@ func (g *Globals) Sources(repo RepoFlags) labstatus.Sources {
 	return src
 }
 
-// RepoFlags say where labs are published.
+// RepoFlags say where labs are published, and how the branch is used (docs/gitops-layout.md).
 type RepoFlags struct {
 	Repo, Branch, RepoURL, ArgoNamespace string
+	// Track is the branch Argo CD follows, when Branch is a proposal to merge into it.
+	Track string
+	// Environment: the branch is an environment of its own, with its own root Application.
+	Environment bool
 }
 
 // Bind adds the repository flags.
@@ -129,13 +133,23 @@ func (r *RepoFlags) Bind(f *pflag.FlagSet) {
 	f.StringVar(&r.Branch, "branch", "", "branch to push to (default main)")
 	f.StringVar(&r.RepoURL, "repo-url", "", "the repository's URL as Argo CD reaches it (default: --repo)")
 	f.StringVar(&r.ArgoNamespace, "argocd-namespace", "argocd", "namespace of Argo CD's Applications")
+	f.StringVar(&r.Track, "track", "", "the `BRANCH` Argo CD follows, when --branch is a proposal to merge into it (a pull request): the lab's Application names BRANCH, so it keeps working once --branch is merged and deleted (default: --branch)")
+	f.BoolVar(&r.Environment, "environment", false, "the branch is an environment of its own: its labs' Applications carry its name and one root Application per branch syncs apps/<branch>/, so that any number of branches coexist on one Argo CD (labctl root-app prints it)")
 }
 
-// Target is the push remote and where Argo CD finds the labs, from the flags or else the profile.
-func (r *RepoFlags) Target(p generator.Profile) (remote string, t generator.Target) {
+// Target is the push remote and branch, and where Argo CD finds the labs, from the flags or else the
+// profile. A branch that is both a proposal (--track another) and an environment is refused.
+func (r *RepoFlags) Target(p generator.Profile) (remote, branch string, t generator.Target, err error) {
 	remote = firstOf(r.Repo, p.Repo)
-	branch := firstOf(r.Branch, p.Branch, "main")
-	return remote, generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: branch, ArgoNamespace: r.ArgoNamespace}
+	branch = firstOf(r.Branch, p.Branch, "main")
+	t = generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: firstOf(r.Track, p.Track, branch), ArgoNamespace: r.ArgoNamespace}
+	if r.Environment || p.Environment {
+		if t.Revision != branch {
+			return "", "", t, fmt.Errorf("--environment and --track %s: a branch is either an environment Argo CD follows itself, or a proposal to merge into %s, not both", t.Revision, t.Revision)
+		}
+		t.Environment = generator.EnvironmentOf(branch)
+	}
+	return remote, branch, t, nil
 }
 
 // Publisher opens the repository the flags, or else the saved profile, name.
@@ -144,11 +158,14 @@ func (r *RepoFlags) Publisher(g *Globals) (*generator.Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	remote, target := r.Target(p)
+	remote, branch, target, err := r.Target(p)
+	if err != nil {
+		return nil, err
+	}
 	if remote == "" {
 		return nil, fmt.Errorf("no Git repository: pass --repo URL or save one with `labctl profile save --repo URL`")
 	}
-	repo, err := gitops.New(remote, target.Revision, gitops.WithLogger(g.Logger))
+	repo, err := gitops.New(remote, branch, gitops.WithLogger(g.Logger))
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,25 @@ func (w *WaitFlags) Bind(f *pflag.FlagSet, until string) {
 	f.DurationVar(&w.Timeout, "timeout", 10*time.Minute, "with --wait: how long to wait")
 }
 
+// Check refuses --wait on a proposal branch, before anything is committed: Argo CD follows the branch
+// it is to be merged into, so nothing happens until it is.
+func (w *WaitFlags) Check(pub *generator.Publisher) error {
+	if w.Wait && pub != nil && pub.Repo.Branch() != pub.Target.Revision {
+		return fmt.Errorf("--wait: branch %s is a proposal to merge into %s (--track %s), and Argo CD acts on it only once it is merged: "+
+			"leave out --wait, merge it, then `labctl status --branch %s` shows the lab", pub.Repo.Branch(), pub.Target.Revision, pub.Target.Revision, pub.Target.Revision)
+	}
+	return nil
+}
+
+// ProposalNote says what to merge where, when the branch is a proposal ("" when it is not).
+func ProposalNote(pub *generator.Publisher) string {
+	if pub.Repo.Branch() == pub.Target.Revision {
+		return ""
+	}
+	return fmt.Sprintf("branch %s is a proposal: merge it into %s (a pull request), and Argo CD, which follows %s, acts on it; "+
+		"the Applications name %s, so they keep working once %s is deleted", pub.Repo.Branch(), pub.Target.Revision, pub.Target.Revision, pub.Target.Revision, pub.Repo.Branch())
+}
+
 // WaitReady nudges Argo CD and waits until the lab the commit asked for answers, printing each step and
 // then its URL. stays ends the error of a failed wait: what stays committed, and how to see or undo it.
 func (g *Globals) WaitReady(ctx context.Context, streams Streams, repo RepoFlags, w WaitFlags, target generator.Target, namespace, name, commit, stays string) error {
