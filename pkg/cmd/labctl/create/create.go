@@ -52,7 +52,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				return err
 			}
 			labs := []*labkitv1alpha1.JupyterLab{lab}
-			if ask != nil && !flags.dryRun {
+			if ask != nil && ask.Asked && !flags.dryRun { // a request given whole is committed as from a pipe
 				if ok, err := confirm(cmd, ask, pub, labs); err != nil || !ok {
 					return err
 				}

@@ -32,6 +32,8 @@ type Asker struct {
 	in  *bufio.Reader
 	// Answers are the lab defaults the person typed (never a password), to offer to save as the profile.
 	Answers generator.Profile
+	// Asked says whether anything was asked: a request whole without questions is not confirmed either.
+	Asked bool
 }
 
 // NewAsker asks at tty.
@@ -45,6 +47,7 @@ func (a *Asker) Ask(question, def string, check func(string) error) (string, err
 	if def != "" {
 		question += " [" + def + "]"
 	}
+	a.Asked = true
 	for try := 1; ; try++ {
 		fmt.Fprint(a.tty, question+": ")
 		line, err := a.in.ReadString('\n')

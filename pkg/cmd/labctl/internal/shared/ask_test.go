@@ -82,7 +82,7 @@ func TestCreateOnATerminalAsksForWhatIsMissing(t *testing.T) {
 	}
 }
 
-// Declining the commit pushes nothing; --yes and a pipe never ask.
+// Declining the commit pushes nothing; a whole request and --yes ask nothing.
 func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T) {
 	for _, kv := range gittest.Env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -90,7 +90,7 @@ func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T)
 	}
 	bare := gittest.Remote(t)
 	before := gittest.Refs(t, bare)
-	args := []string{"create", "grace", "--owner", "grace", "--gpu", "none", "--cpu", "1", "--memory", "1Gi", "--storage", "1Gi",
+	args := []string{"create", "grace", "--owner", "grace", "--gpu", "none", "--cpu", "1", "--memory", "1Gi",
 		"--token-secret", "t", "--catalog", testCatalog, "--repo", bare, "--profile", filepath.Join(t.TempDir(), "none.yaml")}
 	c := newConsole(t)
 	c.run(func(tty *os.File) error {
@@ -98,6 +98,7 @@ func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T)
 		cmd.SetArgs(args)
 		return cmd.ExecuteContext(context.Background())
 	})
+	c.typeAt(t, "Storage for your files, kept when the lab stops, e.g. 100Gi [10Gi]: ", "")
 	c.typeAt(t, "Commit and push it? (y/N): ", "")
 	c.expect(t, "Nothing committed.")
 	if err := c.wait(t); err != nil {
@@ -105,6 +106,23 @@ func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T)
 	}
 	if after := gittest.Refs(t, bare); after != before {
 		t.Errorf("a declined create changed the remote:\n%s", after)
+	}
+
+	// A request given whole on a terminal is committed without a question, as from a pipe.
+	c = newConsole(t)
+	c.run(func(tty *os.File) error {
+		cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: tty, Out: io.Discard, ErrOut: io.Discard})
+		cmd.SetArgs(append(args, "--storage", "1Gi"))
+		return cmd.ExecuteContext(context.Background())
+	})
+	if err := c.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if screen := c.screen(); screen != "" {
+		t.Errorf("a whole request asked: %q", screen)
+	}
+	if gittest.Refs(t, bare) == before {
+		t.Error("a whole request on a terminal was not committed")
 	}
 
 	// --yes on a terminal: nothing asked, what is missing refused.
