@@ -103,6 +103,9 @@ func TestARelativeRepoIsRelativeToTheCurrentDirectory(t *testing.T) {
 	if files := gittest.Git(t, bare, "ls-tree", "-r", "--name-only", "main"); !strings.Contains(files, "labs/jupyter/ada/jupyterlab.yaml") {
 		t.Errorf("the lab is not on main of %s:\n%s", bare, files)
 	}
+	if app := gittest.Git(t, bare, "show", "main:apps/jupyter/ada.yaml"); !strings.Contains(app, "repoURL: "+bare) {
+		t.Errorf("the Application names the relative path, not the repository:\n%s", app)
+	}
 	profile := filepath.Join(t.TempDir(), "profile.yaml")
 	cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
 	cmd.SetArgs([]string{"profile", "save", "--repo", rel, "--profile", profile})

@@ -140,7 +140,12 @@ func (r *RepoFlags) Bind(f *pflag.FlagSet) {
 // Target is the push remote and branch, and where Argo CD finds the labs, from the flags or else the
 // profile. A branch that is both a proposal (--track another) and an environment is refused.
 func (r *RepoFlags) Target(p generator.Profile) (remote, branch string, t generator.Target, err error) {
-	remote = firstOf(r.Repo, p.Repo)
+	if remote = firstOf(r.Repo, p.Repo); remote != "" {
+		// as git reads it, and so as the Applications name it when no --repo-url says otherwise
+		if remote, err = gitops.AbsRemote(remote); err != nil {
+			return "", "", t, err
+		}
+	}
 	branch = firstOf(r.Branch, p.Branch, "main")
 	t = generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: firstOf(r.Track, p.Track, branch), ArgoNamespace: r.ArgoNamespace}
 	if r.Environment || p.Environment {
