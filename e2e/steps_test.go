@@ -191,15 +191,21 @@ func removeLab() features.Func {
 			t.Error(err)
 		}
 		refreshRoot(ctx, t)
-		app := &unstructured.Unstructured{}
-		app.SetAPIVersion("argoproj.io/v1alpha1")
-		app.SetKind("Application")
-		app.SetNamespace("argocd")
-		app.SetName(generator.AppName(l.Namespace, l.Name))
-		if err := assert.Gone(ctx, s.client, app, assert.WithTimeout("wait-app-pruned", timeoutGone)); err != nil {
-			t.Error(err)
-		}
+		goneApp(ctx, t, generator.AppName(l.Namespace, l.Name))
 		return ctx
+	}
+}
+
+// goneApp waits until Argo CD has pruned the Application name, and its finalizer deleted the lab.
+func goneApp(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	app := &unstructured.Unstructured{}
+	app.SetAPIVersion("argoproj.io/v1alpha1")
+	app.SetKind("Application")
+	app.SetNamespace("argocd")
+	app.SetName(name)
+	if err := assert.Gone(ctx, from(ctx).client, app, assert.WithTimeout("wait-app-pruned", timeoutGone)); err != nil {
+		t.Error(err)
 	}
 }
 
