@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,10 @@ type Asker struct {
 	Answers generator.Profile
 	// Asked says whether anything was asked: a request whole without questions is not confirmed either.
 	Asked bool
+	// StorageClasses are the cluster's storage classes, DefaultClass the one a volume gets when it
+	// names none; with two or more, Fill asks which.
+	StorageClasses []string
+	DefaultClass   string
 }
 
 // NewAsker asks at tty.
@@ -136,7 +141,31 @@ func (a *Asker) Fill(req *generator.Request, cat *catalog.Catalog, d generator.R
 	if err := field(&req.Memory, &a.Answers.Memory, "memory", memQ, d.Memory); err != nil {
 		return err
 	}
-	return field(&req.Storage, &a.Answers.Storage, "storage", "Storage for your files, kept when the lab stops, e.g. 100Gi", d.Storage)
+	if err := field(&req.Storage, &a.Answers.Storage, "storage", "Storage for your files, kept when the lab stops, e.g. 100Gi", d.Storage); err != nil {
+		return err
+	}
+	return a.askStorageClass(req)
+}
+
+// askStorageClass asks which storage class the lab's volume is of, when the cluster has a choice.
+func (a *Asker) askStorageClass(req *generator.Request) error {
+	if req.StorageClass != "" || len(a.StorageClasses) < 2 {
+		return nil
+	}
+	classes := strings.Join(a.StorageClasses, ", ")
+	class, err := a.Ask("Storage class, the kind of disk your files are kept on ("+classes+")", a.DefaultClass, func(s string) error {
+		if !slices.Contains(a.StorageClasses, s) {
+			return fmt.Errorf("choose one of %s", classes)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if class != a.DefaultClass { // the default is what a lab gets without naming one
+		req.StorageClass, a.Answers.StorageClass = class, class
+	}
+	return nil
 }
 
 // askGPU offers the catalog's GPU models by number, or takes MODEL:COUNT as typed; without a catalog

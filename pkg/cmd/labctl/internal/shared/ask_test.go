@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl"
 	"github.com/labkit-dev/labkit/pkg/internal/gittest"
@@ -25,6 +27,7 @@ func TestCreateOnATerminalAsksForWhatIsMissing(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no cluster, so no storage classes to ask about
 	const password = "battery-staple-9"
 	bare := gittest.Remote(t)
 	profile := filepath.Join(t.TempDir(), "profile.yaml")
@@ -88,6 +91,7 @@ func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T)
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no cluster, so no storage classes to ask about
 	bare := gittest.Remote(t)
 	before := gittest.Refs(t, bare)
 	args := []string{"create", "grace", "--owner", "grace", "--gpu", "none", "--cpu", "1", "--memory", "1Gi",
@@ -146,5 +150,45 @@ func (c *console) typeAt(t *testing.T, prompt, line string) {
 	c.expect(t, prompt)
 	if _, err := io.WriteString(c.ptmx, line+"\r"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With more than one storage class in the cluster, labctl asks which, offering the default.
+func TestCreateOnATerminalOffersTheClustersStorageClasses(t *testing.T) {
+	for _, kv := range gittest.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for name, isDefault := range map[string]string{"fast-ssd": "true", "bulk-hdd": "false"} {
+		sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": isDefault}}, Provisioner: "example.com/disk"}
+		if err := env.Client.Create(t.Context(), sc); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), sc) })
+	}
+	kubeconfig, err := env.KubeconfigFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := gittest.Remote(t)
+	c := newConsole(t)
+	c.run(func(tty *os.File) error {
+		cmd := labctl.NewCommand(logr.Discard(), labctl.Streams{In: tty, Out: io.Discard, ErrOut: io.Discard})
+		cmd.SetArgs([]string{"create", "grace", "--owner", "grace", "--gpu", "none", "--cpu", "1", "--memory", "1Gi", "--token-secret", "t",
+			"--skip-catalog", "--kubeconfig", kubeconfig, "--repo", bare, "--profile", filepath.Join(t.TempDir(), "none.yaml")})
+		return cmd.ExecuteContext(context.Background())
+	})
+	c.typeAt(t, "Storage for your files, kept when the lab stops, e.g. 100Gi [10Gi]: ", "")
+	c.typeAt(t, "Storage class, the kind of disk your files are kept on (bulk-hdd, fast-ssd) [fast-ssd]: ", "slow")
+	c.expect(t, "choose one of bulk-hdd, fast-ssd")
+	c.typeAt(t, "Storage class, the kind of disk your files are kept on (bulk-hdd, fast-ssd) [fast-ssd]: ", "bulk-hdd")
+	c.typeAt(t, "Commit and push it? (y/N): ", "y")
+	c.typeAt(t, "(y/N): ", "n") // not saved as the profile
+	if err := c.wait(t); err != nil {
+		t.Fatalf("%v\nterminal: %s", err, c.screen())
+	}
+	if lab := gittest.Git(t, bare, "show", "main:labs/jupyter/grace/jupyterlab.yaml"); !strings.Contains(lab, "storageClassName: bulk-hdd") {
+		t.Errorf("the committed lab does not have the storage class chosen:\n%s", lab)
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -64,6 +66,31 @@ func (g *Globals) Catalog(ctx context.Context, file string) (*catalog.Catalog, e
 		return nil, fmt.Errorf("read the catalog from the cluster: %w; pass --catalog FILE for an offline catalog", err)
 	}
 	return cat, nil
+}
+
+// StorageClasses are the names of the storage classes of the kubeconfig's cluster, sorted, and the
+// default one ("" if none is marked so).
+func (g *Globals) StorageClasses(ctx context.Context) ([]string, string, error) {
+	c, err := g.Client()
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // a choice to offer, not worth a long wait
+	defer cancel()
+	list := &storagev1.StorageClassList{}
+	if err := c.List(ctx, list); err != nil {
+		return nil, "", err
+	}
+	var names []string
+	def := ""
+	for _, sc := range list.Items {
+		names = append(names, sc.Name)
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+			def = sc.Name
+		}
+	}
+	slices.Sort(names)
+	return names, def, nil
 }
 
 // RESTConfig is the kubeconfig's cluster (--kubeconfig, else $KUBECONFIG, else ~/.kube/config).
