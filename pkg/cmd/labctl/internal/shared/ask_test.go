@@ -23,10 +23,7 @@ const testCatalog = "../../../../generator/testdata/catalog.yaml"
 // value, offering the GPU models free now, shows the commit, asks before pushing it, and offers to
 // save the answers as the profile, without the password.
 func TestCreateOnATerminalAsksForWhatIsMissing(t *testing.T) {
-	for _, kv := range gittest.Env { // labctl builds its own git repositories
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gitEnv(t)
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no cluster, so no storage classes to ask about
 	const password = "battery-staple-9"
 	bare := gittest.Remote(t)
@@ -87,10 +84,7 @@ func TestCreateOnATerminalAsksForWhatIsMissing(t *testing.T) {
 
 // Declining the commit pushes nothing; a whole request and --yes ask nothing.
 func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T) {
-	for _, kv := range gittest.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gitEnv(t)
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none")) // no cluster, so no storage classes to ask about
 	bare := gittest.Remote(t)
 	before := gittest.Refs(t, bare)
@@ -155,10 +149,7 @@ func (c *console) typeAt(t *testing.T, prompt, line string) {
 
 // With more than one storage class in the cluster, labctl asks which, offering the default.
 func TestCreateOnATerminalOffersTheClustersStorageClasses(t *testing.T) {
-	for _, kv := range gittest.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gitEnv(t)
 	for name, isDefault := range map[string]string{"fast-ssd": "true", "bulk-hdd": "false"} {
 		sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name,
 			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": isDefault}}, Provisioner: "example.com/disk"}

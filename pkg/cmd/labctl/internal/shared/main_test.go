@@ -1,8 +1,10 @@
 package shared_test
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/labkit-dev/labkit/pkg/internal/gittest"
 	"github.com/labkit-dev/labkit/pkg/internal/testenv"
 )
 
@@ -11,4 +13,13 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) {
 	testenv.Main(m, func(e *testenv.Env) { env = e })
+}
+
+// gitEnv keeps the machine's git configuration out of the repositories labctl builds, for this test
+// (which therefore cannot be parallel).
+func gitEnv(t *testing.T) {
+	for _, kv := range gittest.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 }

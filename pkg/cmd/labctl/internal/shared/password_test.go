@@ -30,10 +30,7 @@ const patience = 60 * time.Second
 
 // A person types a password twice at `labctl create --password-stdin`; stdin is a terminal.
 func TestCreatePasswordStdinOnATerminalAsksTwiceWithoutEcho(t *testing.T) {
-	for _, kv := range gittest.Env { // labctl builds its own git repositories
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	gitEnv(t)
 	const password = "correct-horse-7"
 	bare := gittest.Remote(t)
 	c := newConsole(t)
