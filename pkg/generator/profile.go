@@ -38,10 +38,50 @@ type Profile struct {
 	Environment bool   `json:"environment,omitempty"`
 }
 
+// A ProfileField is one value a profile holds: its labctl flag, its place in a Profile and, for a
+// lab default, in a Request (nil for where labs are published). ProfileFields lists them once, for
+// everything that reads, checks or writes them.
+type ProfileField struct {
+	Flag, Usage string
+	Profile     func(*Profile) *string
+	Request     func(*Request) *string
+}
+
+// ProfileFields are the profile's string values, in the order help lists them.
+var ProfileFields = []ProfileField{
+	{"namespace", "namespace of your labs", func(p *Profile) *string { return &p.Namespace }, func(r *Request) *string { return &r.Namespace }},
+	{"owner", "your name, as a DNS label", func(p *Profile) *string { return &p.Owner }, func(r *Request) *string { return &r.Owner }},
+	{"image", "Jupyter image", func(p *Profile) *string { return &p.Image }, func(r *Request) *string { return &r.Image }},
+	{"gpu", "GPUs as MODEL:COUNT", func(p *Profile) *string { return &p.GPU }, func(r *Request) *string { return &r.GPU }},
+	{"cpu", "CPU cores", func(p *Profile) *string { return &p.CPU }, func(r *Request) *string { return &r.CPU }},
+	{"memory", "memory", func(p *Profile) *string { return &p.Memory }, func(r *Request) *string { return &r.Memory }},
+	{"storage", "volume size", func(p *Profile) *string { return &p.Storage }, func(r *Request) *string { return &r.Storage }},
+	{"storage-class", "storage class", func(p *Profile) *string { return &p.StorageClass }, func(r *Request) *string { return &r.StorageClass }},
+	{"image-pull-secret", "image pull Secret", func(p *Profile) *string { return &p.ImagePullSecret }, func(r *Request) *string { return &r.ImagePullSecret }},
+	{"repo", "Git remote to push to", func(p *Profile) *string { return &p.Repo }, nil},
+	{"branch", "branch to push to", func(p *Profile) *string { return &p.Branch }, nil},
+	{"repo-url", "the repository's URL as Argo CD reaches it", func(p *Profile) *string { return &p.RepoURL }, nil},
+	{"track", "the branch Argo CD follows, when --branch is a proposal to merge into it", func(p *Profile) *string { return &p.Track }, nil},
+}
+
 // Request is the profile's lab defaults as a request.
 func (p Profile) Request() Request {
-	return Request{Namespace: p.Namespace, Owner: p.Owner, Image: p.Image, GPU: p.GPU, CPU: p.CPU, Memory: p.Memory,
-		Storage: p.Storage, StorageClass: p.StorageClass, ImagePullSecret: p.ImagePullSecret}
+	var r Request
+	for _, f := range ProfileFields {
+		if f.Request != nil {
+			*f.Request(&r) = *f.Profile(&p)
+		}
+	}
+	return r
+}
+
+// Set sets the values of p that are not empty in from.
+func (p *Profile) Set(from Profile) {
+	for _, f := range ProfileFields {
+		if v := *f.Profile(&from); v != "" {
+			*f.Profile(p) = v
+		}
+	}
 }
 
 // Validate checks the values the profile has the way Build would check them in a request, so that a
@@ -49,12 +89,13 @@ func (p Profile) Request() Request {
 // models there are is not checked: that is the cluster's to say when a lab is created.
 func (p Profile) Validate() error {
 	var errs []error
-	for _, f := range []struct{ flag, v string }{
-		{"namespace", p.Namespace}, {"owner", p.Owner}, {"gpu", p.GPU}, {"cpu", p.CPU}, {"memory", p.Memory},
-		{"storage", p.Storage}, {"image-pull-secret", p.ImagePullSecret}, {"repo", p.Repo}, {"branch", p.Branch}, {"branch", p.Track},
-	} {
-		if f.v != "" {
-			if err := ValidateField(f.flag, f.v); err != nil {
+	for _, f := range ProfileFields {
+		flag := f.Flag
+		if flag == "track" {
+			flag = "branch" // a branch's name too
+		}
+		if v := *f.Profile(&p); v != "" {
+			if err := ValidateField(flag, v); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -105,20 +146,11 @@ func ValidateField(flag, v string) error {
 
 // Unless is p without the lab defaults r sets itself: the values of p a request r takes.
 func (p Profile) Unless(r Request) Profile {
-	clear := func(v *string, set string) {
-		if set != "" {
-			*v = ""
+	for _, f := range ProfileFields {
+		if f.Request != nil && *f.Request(&r) != "" {
+			*f.Profile(&p) = ""
 		}
 	}
-	clear(&p.Namespace, r.Namespace)
-	clear(&p.Owner, r.Owner)
-	clear(&p.Image, r.Image)
-	clear(&p.GPU, r.GPU)
-	clear(&p.CPU, r.CPU)
-	clear(&p.Memory, r.Memory)
-	clear(&p.Storage, r.Storage)
-	clear(&p.StorageClass, r.StorageClass)
-	clear(&p.ImagePullSecret, r.ImagePullSecret)
 	return p
 }
 

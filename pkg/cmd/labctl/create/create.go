@@ -170,17 +170,7 @@ func offerProfile(g *shared.Globals, ask *shared.Asker) error {
 	if err != nil {
 		return err
 	}
-	a := ask.Answers
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&saved.Owner, a.Owner}, {&saved.GPU, a.GPU}, {&saved.CPU, a.CPU}, {&saved.Memory, a.Memory}, {&saved.Storage, a.Storage}, {&saved.Repo, a.Repo},
-	} {
-		if f.v != "" {
-			*f.dst = f.v
-		}
-	}
+	saved.Set(ask.Answers)
 	if err := saved.Validate(); err != nil {
 		return err
 	}

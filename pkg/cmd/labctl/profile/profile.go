@@ -24,32 +24,6 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	return cmd
 }
 
-// profileFlags are the flags of `profile save`, in the order help lists them.
-var profileFlags = []struct{ name, usage string }{
-	{"namespace", "namespace of your labs"},
-	{"owner", "your name, as a DNS label"},
-	{"image", "Jupyter image"},
-	{"gpu", "GPUs as MODEL:COUNT"},
-	{"cpu", "CPU cores"},
-	{"memory", "memory"},
-	{"storage", "volume size"},
-	{"storage-class", "storage class"},
-	{"image-pull-secret", "image pull Secret"},
-	{"repo", "Git remote to push to"},
-	{"branch", "branch to push to"},
-	{"repo-url", "the repository's URL as Argo CD reaches it"},
-	{"track", "the branch Argo CD follows, when --branch is a proposal to merge into it"},
-}
-
-// fields maps each flag of profileFlags to its field of p.
-func fields(p *generator.Profile) map[string]*string {
-	return map[string]*string{
-		"namespace": &p.Namespace, "owner": &p.Owner, "image": &p.Image, "gpu": &p.GPU, "cpu": &p.CPU,
-		"memory": &p.Memory, "storage": &p.Storage, "storage-class": &p.StorageClass,
-		"image-pull-secret": &p.ImagePullSecret, "repo": &p.Repo, "branch": &p.Branch, "repo-url": &p.RepoURL, "track": &p.Track,
-	}
-}
-
 func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	given := &generator.Profile{}
 	cmd := &cobra.Command{
@@ -62,10 +36,11 @@ func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dst, src := fields(&saved), fields(given)
-			cmd.Flags().Visit(func(f *pflag.Flag) {
-				if d, ok := dst[f.Name]; ok { // not the root's --profile
-					*d = *src[f.Name]
+			cmd.Flags().Visit(func(f *pflag.Flag) { // a flag given empty clears the saved value
+				for _, pf := range generator.ProfileFields {
+					if pf.Flag == f.Name {
+						*pf.Profile(&saved) = *pf.Profile(given)
+					}
 				}
 				if f.Name == "environment" {
 					saved.Environment = given.Environment
@@ -86,9 +61,8 @@ func newSave(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			return nil
 		},
 	}
-	ptrs := fields(given)
-	for _, f := range profileFlags {
-		cmd.Flags().StringVar(ptrs[f.name], f.name, "", f.usage)
+	for _, f := range generator.ProfileFields {
+		cmd.Flags().StringVar(f.Profile(given), f.Flag, "", f.Usage)
 	}
 	cmd.Flags().BoolVar(&given.Environment, "environment", false, "each branch is an environment of its own (--environment=false: not)")
 	return cmd
