@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -87,6 +88,13 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 			} else if found {
 				return nil, fmt.Errorf("%w: %s/%s is already on the branch; delete it first or choose another name", ErrLabExists, lab.Namespace, lab.Name)
 			}
+		}
+		// An environment's folder must outlive its last lab: its root Application syncs it, and Argo
+		// CD prunes what a folder no longer holds, but refuses a folder that is gone.
+		if keep := path.Join(p.Target.AppsDir(), "README.md"); p.Target.Environment != "" && !tree.Has(keep) {
+			return append(slices.Clip(changes), gitops.Change{Path: keep, Content: []byte(fmt.Sprintf(
+				"The Argo CD Applications of environment %s (branch %s), one per lab; its root Application %s syncs this folder.\n",
+				p.Target.Environment, p.Target.Revision, RootAppName(p.Target)))}), nil
 		}
 		return changes, nil
 	}

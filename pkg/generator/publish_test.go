@@ -574,6 +574,16 @@ func TestBranchesAsEnvironmentsCoexist(t *testing.T) {
 	if len(a) != 1 || a[0] != "lab-staging-env-staging-grace" || len(b) != 1 || b[0] != "lab-team-b-env-team-b-grace" || len(m) != 1 || m[0] != "lab-jupyter-ada-a100" {
 		t.Errorf("Applications each root syncs: staging %q, team/b %q, main %q; want one each, no name shared", a, b, m)
 	}
+	// The environment's folder outlives its last lab, so that its root Application can prune it.
+	if _, _, err := staging.Delete(ctx, "env-staging", "grace", false); err != nil {
+		t.Fatal(err)
+	}
+	if files := gittest.Git(t, bare, "ls-tree", "-r", "--name-only", "staging", "apps/staging"); strings.TrimSpace(files) != "apps/staging/README.md" {
+		t.Errorf("apps/staging after its last lab is deleted: %q, want the README that keeps the folder", files)
+	}
+	if _, _, err := staging.Create(ctx, []*labkitv1alpha1.JupyterLab{build(t, func(r *Request) { r.Name, r.Namespace = "grace", "env-staging" })}, false); err != nil {
+		t.Fatal(err)
+	}
 	// The branch keeps main's files, but its labs are those of its environment.
 	snap, err := staging.Snapshot(ctx, false)
 	if err != nil {
