@@ -59,9 +59,15 @@ func TestBranches(t *testing.T) {
 	environments := features.New("Two environment branches coexist on one Argo CD, each with its root Application, and no Application flaps").
 		WithLabel(labelNeeds, needsContainers). // Argo CD
 		Setup(inNamespace("envs")).
-		Assess("each environment's root Application, then labctl create --environment --wait of a lab in each", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		Assess("a lab committed to each environment, its root Application applied, and labctl start --environment --wait on each", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			ns := namespace(ctx)
 			for _, e := range envsOf(ns) {
+				// The branch first, so that Argo CD finds the revision its root Application names.
+				out, err := runLabctl(ctx, t, "pw\n", "create", e.lab, "-n", ns, "--owner", "ada", "--cpu", "250m", "--memory", "512Mi",
+					"--storage", "1Gi", "--password-stdin", "--skip-catalog", "--branch", e.branch, "--environment")
+				if err != nil || !strings.Contains(out, "it is a new environment") {
+					t.Fatalf("labctl create --environment on %s: %v\n%s", e.branch, err, out)
+				}
 				root, err := runLabctl(ctx, t, "", "root-app", "--branch", e.branch, "--environment", "--repo", from(ctx).publisher.Target.RepoURL)
 				if err != nil {
 					t.Fatalf("labctl root-app: %v\n%s", err, root)
@@ -69,10 +75,11 @@ func TestBranches(t *testing.T) {
 				if _, err := apply.Apply(ctx, from(ctx).client, []byte(root)); err != nil {
 					t.Fatal(err)
 				}
-				out, err := runLabctl(ctx, t, "pw\n", "create", e.lab, "-n", ns, "--owner", "ada", "--cpu", "250m", "--memory", "512Mi",
-					"--storage", "1Gi", "--password-stdin", "--skip-catalog", "--branch", e.branch, "--environment", "--wait", "--timeout", timeoutLabctlWait.String())
+			}
+			for _, e := range envsOf(ns) {
+				out, err := runLabctl(ctx, t, "", "start", e.lab, "-n", ns, "--branch", e.branch, "--environment", "--wait", "--timeout", timeoutLabctlWait.String())
 				if err != nil {
-					t.Fatalf("labctl create --environment --wait on %s: %v\n%s", e.branch, err, out)
+					t.Fatalf("labctl start --environment --wait on %s: %v\n%s", e.branch, err, out)
 				}
 			}
 			return ctx
