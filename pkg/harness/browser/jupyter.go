@@ -364,11 +364,18 @@ const kernelReadyJS = `async function(base, path, ui) {
 		if (!s || !s.kernel) { window.__labkitSeen = 'no session for ' + path + ' among ' + sessions.length; return null; }
 		const k = s.kernel;
 		window.__labkitSeen = 'kernel ' + k.id + ' ' + k.execution_state + ' with ' + k.connections + ' connections';
-		if (k.execution_state !== 'idle' || !(k.connections > 0)) return null;
-		if (ui === 'classic') {
-			const kk = window.Jupyter && window.Jupyter.notebook && window.Jupyter.notebook.kernel;
-			if (!kk || !kk.is_connected()) { window.__labkitSeen += ', but the page is not connected to it'; return null; }
+		const kk = ui === 'classic' && window.Jupyter && window.Jupyter.notebook && window.Jupyter.notebook.kernel;
+		// The server learns that a new kernel is idle from the status messages of its first replies;
+		// when those were sent before the server listened (a loaded machine), it says "starting" until
+		// the kernel's next message. A kernel_info request, as the page sends when it connects, makes
+		// one: at most every two seconds, from a page connected to the kernel.
+		if (k.execution_state === 'starting' && kk && kk.is_connected() && !(Date.now() - (window.__labkitNudged || 0) < 2000)) {
+			window.__labkitNudged = Date.now();
+			kk.kernel_info(() => {});
+			window.__labkitSeen += ' (asked the kernel for its info, so that the server hears it is idle)';
 		}
+		if (k.execution_state !== 'idle' || !(k.connections > 0)) return null;
+		if (ui === 'classic' && (!kk || !kk.is_connected())) { window.__labkitSeen += ', but the page is not connected to it'; return null; }
 		return k.id;
 	} catch (e) {
 		window.__labkitSeen = 'an error asking for the sessions: ' + e;
