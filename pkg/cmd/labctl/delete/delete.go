@@ -7,41 +7,29 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
-	"github.com/labkit-dev/labkit/pkg/generator"
 )
 
 type flagpole struct {
-	namespace string
-	repo      shared.RepoFlags
-	dryRun    bool
+	shared.ChangeFlags
 }
 
 // NewCommand returns `labctl delete`.
 func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags := &flagpole{}
 	cmd := &cobra.Command{
-		Use:               "delete NAME",
-		Short:             "Remove a lab from Git; Argo CD then deletes it and everything made for it",
-		Args:              shared.ExactlyOneArg("NAME", "the lab to remove, e.g. `labctl delete ada-a100`"),
-		ValidArgsFunction: g.CompleteLabs(&flags.repo),
+		Use:   "delete NAME",
+		Short: "Remove a lab from Git; Argo CD then deletes it and everything made for it",
+		Args:  shared.ExactlyOneArg("NAME", "the lab to remove, e.g. `labctl delete ada-a100`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			profile, err := g.LoadProfile()
+			ns, pub, err := flags.Open(g)
 			if err != nil {
 				return err
 			}
-			pub, err := flags.repo.Publisher(g)
+			res, diff, err := pub.Delete(cmd.Context(), ns, args[0], flags.DryRun)
 			if err != nil {
 				return err
 			}
-			ns := flags.namespace
-			if ns == "" {
-				ns = generator.Request{}.WithDefaults(profile.Request()).WithDefaults(generator.Defaults).Namespace
-			}
-			res, diff, err := pub.Delete(cmd.Context(), ns, args[0], flags.dryRun)
-			if err != nil {
-				return err
-			}
-			if flags.dryRun {
+			if flags.DryRun {
 				fmt.Fprint(streams.Out, diff)
 				return nil
 			}
@@ -49,8 +37,6 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&flags.namespace, "namespace", "n", "", "namespace of the lab (default: the profile's, else "+generator.Defaults.Namespace+")")
-	flags.repo.Bind(cmd.Flags())
-	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
+	flags.Bind(cmd, g, "")
 	return cmd
 }

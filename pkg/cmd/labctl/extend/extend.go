@@ -12,11 +12,8 @@ import (
 )
 
 type flagpole struct {
-	namespace       string
 	forValue, until string
-	repo            shared.RepoFlags
-	dryRun          bool
-	wait            shared.WaitFlags
+	shared.ChangeFlags
 }
 
 // NewCommand returns `labctl extend`.
@@ -30,8 +27,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"labctl stop, or for being idle, stays stopped until labctl start.",
 		Example: `  labctl extend ada-a100 --for 7d
   labctl extend ada-a100 --until 2026-12-24 --wait`,
-		Args:              shared.ExactlyOneArg("NAME", "the lab to give more time, e.g. `labctl extend ada-a100 --for 7d`"),
-		ValidArgsFunction: g.CompleteLabs(&flags.repo),
+		Args: shared.ExactlyOneArg("NAME", "the lab to give more time, e.g. `labctl extend ada-a100 --for 7d`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if flags.forValue == "" && flags.until == "" {
@@ -42,22 +38,15 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ns, err := g.Namespace(flags.namespace)
+			ns, pub, err := flags.Open(g)
 			if err != nil {
 				return err
 			}
-			pub, err := flags.repo.Publisher(g)
+			res, err := pub.Extend(cmd.Context(), ns, name, until, flags.DryRun)
 			if err != nil {
 				return err
 			}
-			if err := flags.wait.Check(pub); err != nil {
-				return err
-			}
-			res, err := pub.Extend(cmd.Context(), ns, name, until, flags.dryRun)
-			if err != nil {
-				return err
-			}
-			if flags.dryRun {
+			if flags.DryRun {
 				fmt.Fprint(streams.Out, res.Diff)
 				return nil
 			}
@@ -74,20 +63,17 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			}
 			fmt.Fprintf(streams.Out, "lab %s/%s now expires at %s (%s): committed %s to branch %s%s\n",
 				ns, name, generator.FormatTime(until), was, shared.Short(res.Commit), pub.Repo.Branch(), then)
-			if !flags.wait.Wait {
+			if !flags.Wait.Wait {
 				return nil
 			}
 			if res.After.Spec.Stopped {
 				return nil // it will not run: nothing to wait for
 			}
-			return g.WaitReady(cmd.Context(), streams, flags.repo, flags.wait, pub.Target, ns, name, res.Commit,
+			return g.WaitReady(cmd.Context(), streams, flags.Repo, flags.Wait, pub.Target, ns, name, res.Commit,
 				fmt.Sprintf("the new expiry stays committed: %s shows the lab", generator.CommandLine("status", ns, name, "")))
 		},
 	}
-	shared.BindNamespace(cmd.Flags(), &flags.namespace)
 	shared.BindExpiry(cmd.Flags(), &flags.forValue, &flags.until)
-	flags.repo.Bind(cmd.Flags())
-	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
-	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL (not for a lab stopped with labctl stop)")
+	flags.Bind(cmd, g, "until the lab answers, printing each step and then its URL (not for a lab stopped with labctl stop)")
 	return cmd
 }

@@ -12,10 +12,7 @@ import (
 )
 
 type flagpole struct {
-	namespace string
-	repo      shared.RepoFlags
-	dryRun    bool
-	wait      shared.WaitFlags
+	shared.ChangeFlags
 }
 
 // NewCommand returns `labctl start`.
@@ -29,25 +26,17 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			"first: labctl extend NAME --for 7d.",
 		Example: `  labctl start ada-a100
   labctl start ada-a100 --wait     # until it answers, then its URL`,
-		Args:              shared.ExactlyOneArg("NAME", "the lab to start, e.g. `labctl start ada-a100`"),
-		ValidArgsFunction: g.CompleteLabs(&flags.repo),
+		Args: shared.ExactlyOneArg("NAME", "the lab to start, e.g. `labctl start ada-a100`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := g.Namespace(flags.namespace)
+			ns, pub, err := flags.Open(g)
 			if err != nil {
 				return err
 			}
-			pub, err := flags.repo.Publisher(g)
+			res, err := pub.Start(cmd.Context(), ns, args[0], time.Now(), flags.DryRun)
 			if err != nil {
 				return err
 			}
-			if err := flags.wait.Check(pub); err != nil {
-				return err
-			}
-			res, err := pub.Start(cmd.Context(), ns, args[0], time.Now(), flags.dryRun)
-			if err != nil {
-				return err
-			}
-			if flags.dryRun {
+			if flags.DryRun {
 				fmt.Fprint(streams.Out, res.Diff)
 				return nil
 			}
@@ -59,17 +48,14 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				fmt.Fprintf(streams.Out, "lab %s/%s was not stopped in Git: committed %s to branch %s with a new start time, which starts it again if the controller stopped it for being idle\n",
 					ns, lab.Name, shared.Short(res.Commit), pub.Repo.Branch())
 			}
-			if !flags.wait.Wait {
+			if !flags.Wait.Wait {
 				return nil
 			}
-			return g.WaitReady(cmd.Context(), streams, flags.repo, flags.wait, pub.Target, ns, lab.Name, res.Commit,
+			return g.WaitReady(cmd.Context(), streams, flags.Repo, flags.Wait, pub.Target, ns, lab.Name, res.Commit,
 				fmt.Sprintf("the start stays committed: %s shows the lab, %s stops it again",
 					generator.CommandLine("status", ns, lab.Name, ""), generator.CommandLine("stop", ns, lab.Name, "")))
 		},
 	}
-	shared.BindNamespace(cmd.Flags(), &flags.namespace)
-	flags.repo.Bind(cmd.Flags())
-	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
-	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")
+	flags.Bind(cmd, g, "until the lab answers, printing each step and then its URL")
 	return cmd
 }

@@ -10,10 +10,7 @@ import (
 )
 
 type flagpole struct {
-	namespace string
-	repo      shared.RepoFlags
-	dryRun    bool
-	wait      shared.WaitFlags
+	shared.ChangeFlags
 }
 
 // NewCommand returns `labctl stop`.
@@ -25,44 +22,33 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 		Example: `  labctl stop ada-a100
   labctl stop ada-a100 --wait      # until its pod is gone and its GPUs are free
   labctl start ada-a100            # runs it again, on the same volume`,
-		Args:              shared.ExactlyOneArg("NAME", "the lab to stop, e.g. `labctl stop ada-a100`"),
-		ValidArgsFunction: g.CompleteLabs(&flags.repo),
+		Args: shared.ExactlyOneArg("NAME", "the lab to stop, e.g. `labctl stop ada-a100`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := g.Namespace(flags.namespace)
+			ns, pub, err := flags.Open(g)
 			if err != nil {
 				return err
 			}
-			pub, err := flags.repo.Publisher(g)
+			res, err := pub.Stop(cmd.Context(), ns, args[0], flags.DryRun)
 			if err != nil {
 				return err
 			}
-			if err := flags.wait.Check(pub); err != nil {
-				return err
-			}
-			res, err := pub.Stop(cmd.Context(), ns, args[0], flags.dryRun)
-			if err != nil {
-				return err
-			}
-			if flags.dryRun {
+			if flags.DryRun {
 				fmt.Fprint(streams.Out, res.Diff)
 				return nil
 			}
 			lab := res.After
 			fmt.Fprintf(streams.Out, "lab %s/%s stopped: committed %s to branch %s; Argo CD scales it to zero and frees its %s\n",
 				ns, lab.Name, shared.Short(res.Commit), pub.Repo.Branch(), shared.Holds(lab))
-			if !flags.wait.Wait {
+			if !flags.Wait.Wait {
 				return nil
 			}
 			freed := "free: " + shared.Holds(lab)
 			if lab.GPUCount() > 0 {
 				freed = "GPUs free: " + shared.Holds(lab)
 			}
-			return g.WaitStopped(cmd.Context(), streams, flags.repo, flags.wait, pub.Target, ns, lab.Name, freed)
+			return g.WaitStopped(cmd.Context(), streams, flags.Repo, flags.Wait, pub.Target, ns, lab.Name, freed)
 		},
 	}
-	shared.BindNamespace(cmd.Flags(), &flags.namespace)
-	flags.repo.Bind(cmd.Flags())
-	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
-	flags.wait.Bind(cmd.Flags(), "until the lab's pod is gone and its GPUs are free")
+	flags.Bind(cmd, g, "until the lab's pod is gone and its GPUs are free")
 	return cmd
 }

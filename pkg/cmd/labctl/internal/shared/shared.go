@@ -529,3 +529,41 @@ func (g *Globals) CompleteGPUs(catalogFile *string) cobra.CompletionFunc {
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
 }
+
+// ChangeFlags are the flags of a command that commits a change to one lab on the branch: -n, the
+// repository flags, --dry-run and, for a change that has something to wait for, --wait.
+type ChangeFlags struct {
+	Namespace string
+	Repo      RepoFlags
+	DryRun    bool
+	Wait      WaitFlags
+}
+
+// Bind adds the flags to cmd, and the completion of its NAME; waitUntil is what --wait waits for,
+// "" for a command without --wait.
+func (c *ChangeFlags) Bind(cmd *cobra.Command, g *Globals, waitUntil string) {
+	BindNamespace(cmd.Flags(), &c.Namespace)
+	c.Repo.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&c.DryRun, "dry-run", false, "print the diff the commit would make and push nothing")
+	if waitUntil != "" {
+		c.Wait.Bind(cmd.Flags(), waitUntil)
+	}
+	cmd.ValidArgsFunction = g.CompleteLabs(&c.Repo)
+}
+
+// Open is the lab's namespace and the publisher of the branch, refusing --wait on a proposal before
+// anything is committed.
+func (c *ChangeFlags) Open(g *Globals) (string, *generator.Publisher, error) {
+	ns, err := g.Namespace(c.Namespace)
+	if err != nil {
+		return "", nil, err
+	}
+	pub, err := c.Repo.Publisher(g)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := c.Wait.Check(pub); err != nil {
+		return "", nil, err
+	}
+	return ns, pub, nil
+}
