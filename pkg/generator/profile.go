@@ -90,12 +90,8 @@ func (p *Profile) Set(from Profile) {
 func (p Profile) Validate() error {
 	var errs []error
 	for _, f := range ProfileFields {
-		flag := f.Flag
-		if flag == "track" {
-			flag = "branch" // a branch's name too
-		}
 		if v := *f.Profile(&p); v != "" {
-			if err := ValidateField(flag, v); err != nil {
+			if err := ValidateField(f.Flag, v); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -107,15 +103,17 @@ func (p Profile) Validate() error {
 }
 
 // ValidateField checks one value of a request or profile, named by its labctl flag (name, namespace,
-// owner, gpu, cpu, memory, storage, shm, image-pull-secret, repo, branch), as Build and Validate check
+// owner, gpu, cpu, memory, storage, shm, image-pull-secret, repo, branch, track), as Build and Validate check
 // it: for a person answering one question at a time. Other flags are not checked here.
 func ValidateField(flag, v string) error {
 	var errs []error
 	switch flag {
 	case "name":
 		checkName(&errs, "name", v)
-	case "namespace", "owner":
-		checkLabel(&errs, "--"+flag, v)
+	case "namespace":
+		checkNamespace(&errs, "--namespace", v)
+	case "owner":
+		checkLabel(&errs, "--owner", v)
 	case "gpu":
 		if _, _, err := ParseGPU(v); err != nil {
 			errs = append(errs, err)
@@ -136,7 +134,7 @@ func ValidateField(flag, v string) error {
 		if err := gitops.CheckRemote(v); err != nil {
 			errs = append(errs, err)
 		}
-	case "branch":
+	case "branch", "track":
 		if err := gitops.CheckBranch(v); err != nil {
 			errs = append(errs, err)
 		}

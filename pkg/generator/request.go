@@ -140,7 +140,7 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	checkName(&errs, "name", r.Name)
-	checkLabel(&errs, "namespace", r.Namespace)
+	checkNamespace(&errs, "namespace", r.Namespace)
 	checkLabel(&errs, "owner", r.Owner)
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
@@ -259,12 +259,12 @@ func checkName(errs *[]error, field, v string) {
 	label(errs, field, v, MaxNameLength, ": the parts made for the lab (its volume, Service and others) add suffixes to its name, and those must fit in 63")
 }
 
-// checkLabel checks a namespace or owner: a label of at most 63 characters.
-func checkLabel(errs *[]error, field, v string) {
-	if strings.TrimLeft(field, "-") == "namespace" {
-		field += " (the part of the cluster the lab goes in, shared with your team)"
-	}
-	label(errs, field, v, 63, "")
+// checkLabel checks an owner or the like: a label of at most 63 characters.
+func checkLabel(errs *[]error, field, v string) { label(errs, field, v, 63, "") }
+
+// checkNamespace checks a namespace, saying what one is.
+func checkNamespace(errs *[]error, field, v string) {
+	checkLabel(errs, field+" (the part of the cluster the lab goes in, shared with your team)", v)
 }
 
 // label checks that v is a DNS-1123 label of at most maxLen characters, saying in words what that

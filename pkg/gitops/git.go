@@ -137,7 +137,7 @@ func (r *Repo) explainLogin(err error) error {
 		return fmt.Errorf("%s asks for a login and labctl has none: set LABKIT_GIT_TOKEN to an access token "+
 			"(and LABKIT_GIT_USERNAME if the server wants a user name other than x-access-token), or use an SSH remote "+
 			"such as git@host:org/gitops.git with an SSH agent: %w", r.remote, err)
-	case hasLogin && (bytes.Contains(out, []byte("Authentication failed")) || bytes.Contains(out, []byte("403"))):
+	case hasLogin && (bytes.Contains(out, []byte("Authentication failed")) || bytes.Contains(out, []byte("returned error: 403"))):
 		return fmt.Errorf("%s refused the login of LABKIT_GIT_USERNAME (default x-access-token) with LABKIT_GIT_PASSWORD or LABKIT_GIT_TOKEN: "+
 			"check the token and that it may write to the repository: %w", r.remote, err)
 	}

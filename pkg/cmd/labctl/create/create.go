@@ -39,8 +39,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if tty := shared.Terminal(streams.In); tty != nil && !flags.yes {
 				ask = shared.NewAsker(tty)
 				flags.request.Ask = ask
-				// Without a cluster there is no choice to offer, and the request says so if it needs one.
-				ask.StorageClasses, ask.DefaultClass, _ = g.StorageClasses(cmd.Context())
+				ask.StorageClasses = func() ([]string, string, error) { return g.StorageClasses(cmd.Context()) }
 				if err := askRepo(g, ask, &flags.repo); err != nil {
 					return err
 				}

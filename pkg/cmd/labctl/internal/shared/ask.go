@@ -35,10 +35,10 @@ type Asker struct {
 	Answers generator.Profile
 	// Asked says whether anything was asked: a request whole without questions is not confirmed either.
 	Asked bool
-	// StorageClasses are the cluster's storage classes, DefaultClass the one a volume gets when it
-	// names none; with two or more, Fill asks which.
-	StorageClasses []string
-	DefaultClass   string
+	// StorageClasses returns the cluster's storage classes and the one a volume gets when it names
+	// none; with two or more, Fill asks which. Nil, or an error: no question. Called only when the
+	// request names no storage class.
+	StorageClasses func() (classes []string, def string, err error)
 }
 
 // NewAsker asks at tty.
@@ -122,12 +122,14 @@ func (a *Asker) Fill(req *generator.Request, cat *catalog.Catalog, d generator.R
 		req.GPU, a.Answers.GPU = gpu, gpu
 	}
 	if cat != nil {
-		product, count, _ := generator.ParseGPU(req.GPU)
-		if count > 0 {
-			product, _ = cat.MatchProduct(product)
+		product, count, err := generator.ParseGPU(req.GPU)
+		if err == nil && count > 0 {
+			product, err = cat.MatchProduct(product)
 		}
-		if l, n, ok := cat.Largest(product); ok {
-			largest, node = l, n
+		if err == nil { // else Build says what is wrong with the GPU, and no node's room is shown
+			if l, n, ok := cat.Largest(product); ok {
+				largest, node = l, n
+			}
 		}
 	}
 	cpuQ, memQ := "CPU cores, e.g. 8 or 500m", "Memory, e.g. 32Gi"
@@ -149,12 +151,16 @@ func (a *Asker) Fill(req *generator.Request, cat *catalog.Catalog, d generator.R
 
 // askStorageClass asks which storage class the lab's volume is of, when the cluster has a choice.
 func (a *Asker) askStorageClass(req *generator.Request) error {
-	if req.StorageClass != "" || len(a.StorageClasses) < 2 {
+	if req.StorageClass != "" || a.StorageClasses == nil {
 		return nil
 	}
-	classes := strings.Join(a.StorageClasses, ", ")
-	class, err := a.Ask("Storage class, the kind of disk your files are kept on ("+classes+")", a.DefaultClass, func(s string) error {
-		if !slices.Contains(a.StorageClasses, s) {
+	names, def, err := a.StorageClasses()
+	if err != nil || len(names) < 2 {
+		return nil
+	}
+	classes := strings.Join(names, ", ")
+	class, err := a.Ask("Storage class, the kind of disk your files are kept on ("+classes+")", def, func(s string) error {
+		if !slices.Contains(names, s) {
 			return fmt.Errorf("choose one of %s", classes)
 		}
 		return nil
@@ -162,7 +168,7 @@ func (a *Asker) askStorageClass(req *generator.Request) error {
 	if err != nil {
 		return err
 	}
-	if class != a.DefaultClass { // the default is what a lab gets without naming one
+	if class != def { // the default is what a lab gets without naming one
 		req.StorageClass, a.Answers.StorageClass = class, class
 	}
 	return nil
@@ -189,7 +195,7 @@ func (a *Asker) askGPU(cat *catalog.Catalog) (string, error) {
 	}
 	none := len(offers) + 1
 	a.Say("  %d) none: a lab without GPUs", none)
-	pick, err := a.Ask(fmt.Sprintf("GPU (a number, or MODEL:COUNT)"), strconv.Itoa(none), func(s string) error {
+	pick, err := a.Ask("GPU (a number, or MODEL:COUNT)", strconv.Itoa(none), func(s string) error {
 		if n, err := strconv.Atoi(s); err == nil {
 			if n < 1 || n > none {
 				return fmt.Errorf("choose a number from 1 to %d", none)

@@ -18,7 +18,7 @@ const passwordTries = 3
 // twice, not showing what is typed, and prompts on the terminal itself, not stdout; from a pipe or a
 // file it reads the first line, as `docker login --password-stdin` does.
 func readPassword(in io.Reader, lab string) ([]byte, error) {
-	if tty, ok := in.(*os.File); ok && term.IsTerminal(int(tty.Fd())) {
+	if tty := Terminal(in); tty != nil {
 		return askPassword(tty, lab)
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
