@@ -280,12 +280,24 @@ func TestIdleCulling(t *testing.T) {
 			}
 			return ""
 		})
-		before := writesIn(ns)
-		waitForAsked(t, ctx, jupyter, jupyter.asked.Load()+4) // two more checks
-		if n := writesIn(ns) - before; n != 0 || lab.Status.Stopped != nil {
-			t.Errorf("checks of a lab still idle made %d writes (stopped %+v), want none", n, lab.Status.Stopped)
+		// A reconcile queued before the cache saw the idleSince write may patch the same status once more;
+		// that is settling, not checking. Checks that write would write in every window: find one quiet
+		// window of two checks in three tries.
+		var made []int64
+		for len(made) < 3 {
+			before := writesIn(ns)
+			waitForAsked(t, ctx, jupyter, jupyter.asked.Load()+4) // two more checks
+			if made = append(made, writesIn(ns)-before); made[len(made)-1] == 0 {
+				break
+			}
+		}
+		if made[len(made)-1] != 0 {
+			t.Errorf("checks of a lab still idle made writes in every window of two checks (%v), want a window with none", made)
 		}
 		waitForReplicas(t, ctx, lab, 1)
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(lab), lab); err != nil || lab.Status.Stopped != nil {
+			t.Errorf("a lab idle for less than its timeout: stopped %+v (%v), want it running", lab.Status.Stopped, err)
+		}
 	})
 
 	t.Run("a token lab's activity is read with the lab's own token", func(t *testing.T) {
