@@ -143,9 +143,11 @@ func TestConcurrentCreatesAllLand(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
+		// Built here, not in the goroutine: the helpers call t.Fatal, which only the test's own goroutine may.
+		lab := build(t, func(r *Request) { r.Name = fmt.Sprintf("lab-%d", i) })
+		pub := publisher(t, bare, "main")
 		wg.Go(func() {
-			lab := build(t, func(r *Request) { r.Name = fmt.Sprintf("lab-%d", i) })
-			_, _, errs[i] = publisher(t, bare, "main").Create(context.Background(), []*labkitv1alpha1.JupyterLab{lab}, false)
+			_, _, errs[i] = pub.Create(context.Background(), []*labkitv1alpha1.JupyterLab{lab}, false)
 		})
 	}
 	wg.Wait()
@@ -411,7 +413,8 @@ func TestConcurrentStopsOfOneLabCommitOnce(t *testing.T) {
 	errs := make([]error, 3)
 	updates := make([]*Updated, 3)
 	for i := range errs {
-		wg.Go(func() { updates[i], errs[i] = publisher(t, bare, "main").Stop(ctx, "jupyter", "ada-a100", false) })
+		pub := publisher(t, bare, "main") // here: t.Fatal belongs to the test's goroutine
+		wg.Go(func() { updates[i], errs[i] = pub.Stop(ctx, "jupyter", "ada-a100", false) })
 	}
 	wg.Wait()
 	// Stops that start from the same tip within one second make the same commit, byte for byte, so
