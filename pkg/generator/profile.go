@@ -47,22 +47,9 @@ type ProfileField struct {
 	Request     func(*Request) *string
 }
 
-// ProfileFields are the profile's string values, in the order help lists them.
-var ProfileFields = []ProfileField{
-	{"namespace", "namespace of your labs", func(p *Profile) *string { return &p.Namespace }, func(r *Request) *string { return &r.Namespace }},
-	{"owner", "your name, as a DNS label", func(p *Profile) *string { return &p.Owner }, func(r *Request) *string { return &r.Owner }},
-	{"image", "Jupyter image", func(p *Profile) *string { return &p.Image }, func(r *Request) *string { return &r.Image }},
-	{"gpu", "GPUs as MODEL:COUNT", func(p *Profile) *string { return &p.GPU }, func(r *Request) *string { return &r.GPU }},
-	{"cpu", "CPU cores", func(p *Profile) *string { return &p.CPU }, func(r *Request) *string { return &r.CPU }},
-	{"memory", "memory", func(p *Profile) *string { return &p.Memory }, func(r *Request) *string { return &r.Memory }},
-	{"storage", "volume size", func(p *Profile) *string { return &p.Storage }, func(r *Request) *string { return &r.Storage }},
-	{"storage-class", "storage class", func(p *Profile) *string { return &p.StorageClass }, func(r *Request) *string { return &r.StorageClass }},
-	{"image-pull-secret", "image pull Secret", func(p *Profile) *string { return &p.ImagePullSecret }, func(r *Request) *string { return &r.ImagePullSecret }},
-	{"repo", "Git remote to push to", func(p *Profile) *string { return &p.Repo }, nil},
-	{"branch", "branch to push to", func(p *Profile) *string { return &p.Branch }, nil},
-	{"repo-url", "the repository's URL as Argo CD reaches it", func(p *Profile) *string { return &p.RepoURL }, nil},
-	{"track", "the branch Argo CD follows, when --branch is a proposal to merge into it", func(p *Profile) *string { return &p.Track }, nil},
-}
+// ProfileFields are the profile's string values, in the order help lists them: the lab defaults of
+// RequestFields, then where labs are published.
+var ProfileFields = profileFields()
 
 // Request is the profile's lab defaults as a request.
 func (p Profile) Request() Request {

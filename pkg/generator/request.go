@@ -74,24 +74,14 @@ var Defaults = Request{
 	Storage:   "10Gi",
 }
 
-// WithDefaults returns r with its empty fields taken from d.
+// WithDefaults returns r with its empty values of RequestFields, and its expiry, taken from d. The
+// name, the password hash and the lists (Env, EnvSecrets, Mounts) are never defaults.
 func (r Request) WithDefaults(d Request) Request {
-	fill := func(v *string, def string) {
-		if *v == "" {
-			*v = def
+	for _, f := range RequestFields {
+		if f.Value != nil && *f.Value(&r) == "" {
+			*f.Value(&r) = *f.Value(&d)
 		}
 	}
-	fill(&r.Namespace, d.Namespace)
-	fill(&r.Owner, d.Owner)
-	fill(&r.Image, d.Image)
-	fill(&r.GPU, d.GPU)
-	fill(&r.CPU, d.CPU)
-	fill(&r.Memory, d.Memory)
-	fill(&r.Storage, d.Storage)
-	fill(&r.StorageClass, d.StorageClass)
-	fill(&r.ImagePullSecret, d.ImagePullSecret)
-	fill(&r.IdleTimeout, d.IdleTimeout)
-	fill(&r.Shm, d.Shm)
 	// For and Until are one setting: one given here keeps the other of d out.
 	if r.For == "" && r.Until == "" {
 		r.For, r.Until = d.For, d.Until
@@ -141,7 +131,7 @@ func Build(r Request, cat *catalog.Catalog, opts ...BuildOption) (*labkitv1alpha
 
 	checkName(&errs, "name", r.Name)
 	checkNamespace(&errs, "namespace", r.Namespace)
-	checkLabel(&errs, "owner", r.Owner)
+	checkLabel(&errs, "--owner (the person the lab belongs to)", r.Owner)
 	if r.Image == "" {
 		bad("image is required, e.g. quay.io/jupyter/minimal-notebook:python-3.11")
 	}

@@ -130,7 +130,7 @@ func TestARequestMissingSeveralInputsSaysAllOfThemInOwnWords(t *testing.T) {
 	err := cmd.ExecuteContext(context.Background())
 	for _, want := range []string{
 		"no cluster to check the request against", "--kubeconfig FILE, $KUBECONFIG or ~/.kube/config", "--catalog FILE",
-		"owner is required",
+		"--owner (the person the lab belongs to) is required",
 		"the lab needs a login",
 		"no Git repository: pass --repo URL",
 	} {

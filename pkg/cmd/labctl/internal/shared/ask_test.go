@@ -130,7 +130,7 @@ func TestCreateOnATerminalPushesNothingWhenDeclinedAndYesNeverAsks(t *testing.T)
 		cmd.SetArgs([]string{"create", "x", "--yes", "--skip-catalog", "--repo", bare, "--profile", filepath.Join(t.TempDir(), "none.yaml")})
 		return cmd.ExecuteContext(context.Background())
 	})
-	if err := c.wait(t); err == nil || !strings.Contains(err.Error(), "owner is required") {
+	if err := c.wait(t); err == nil || !strings.Contains(err.Error(), "--owner (the person the lab belongs to) is required") {
 		t.Errorf("create --yes with no owner on a terminal: %v", err)
 	}
 	if screen := c.screen(); screen != "" {

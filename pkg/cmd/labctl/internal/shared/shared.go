@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -167,14 +168,14 @@ func (r *RepoFlags) Bind(f *pflag.FlagSet) {
 // Target is the push remote and branch, and where Argo CD finds the labs, from the flags or else the
 // profile. A branch that is both a proposal (--track another) and an environment is refused.
 func (r *RepoFlags) Target(p generator.Profile) (remote, branch string, t generator.Target, err error) {
-	if remote = firstOf(r.Repo, p.Repo); remote != "" {
+	if remote = cmp.Or(r.Repo, p.Repo); remote != "" {
 		// as git reads it, and so as the Applications name it when no --repo-url says otherwise
 		if remote, err = gitops.AbsRemote(remote); err != nil {
 			return "", "", t, err
 		}
 	}
-	branch = firstOf(r.Branch, p.Branch, "main")
-	t = generator.Target{RepoURL: firstOf(r.RepoURL, p.RepoURL, remote), Revision: firstOf(r.Track, p.Track, branch), ArgoNamespace: r.ArgoNamespace}
+	branch = cmp.Or(r.Branch, p.Branch, "main")
+	t = generator.Target{RepoURL: cmp.Or(r.RepoURL, p.RepoURL, remote), Revision: cmp.Or(r.Track, p.Track, branch), ArgoNamespace: r.ArgoNamespace}
 	if r.Environment || p.Environment {
 		if t.Revision != branch {
 			return "", "", t, fmt.Errorf("--environment and --track %s: a branch is either an environment Argo CD follows itself, or a proposal to merge into %s, not both", t.Revision, t.Revision)
@@ -223,29 +224,29 @@ type RequestFlags struct {
 	Ask *Asker
 }
 
-// Bind adds the request flags.
+// Bind adds the request flags: generator.RequestFields, with their defaults, and those a command
+// binds itself.
 func (r *RequestFlags) Bind(f *pflag.FlagSet) {
 	f.StringVarP(&r.File, "file", "f", "", "spec file (YAML with name, owner, gpu, cpu, memory, storage, ...); flags override it")
-	f.StringVarP(&r.Req.Namespace, "namespace", "n", "", "namespace of the lab (default "+generator.Defaults.Namespace+")")
-	f.StringVar(&r.Req.Owner, "owner", "", "the person the lab belongs to, as a DNS label, e.g. ada")
-	f.StringVar(&r.Req.Image, "image", "", "Jupyter image (default "+generator.Defaults.Image+")")
-	f.StringVar(&r.Req.GPU, "gpu", "", "GPUs as MODEL:COUNT, e.g. A100:1; none for a CPU-only lab")
-	f.StringVar(&r.Req.CPU, "cpu", "", "CPU cores, e.g. 8 or 500m (default "+generator.Defaults.CPU+")")
-	f.StringVar(&r.Req.Memory, "memory", "", "memory, e.g. 32Gi (default "+generator.Defaults.Memory+")")
-	f.StringVar(&r.Req.Storage, "storage", "", "volume size, e.g. 100Gi (default "+generator.Defaults.Storage+")")
-	f.StringVar(&r.Req.StorageClass, "storage-class", "", "storage class of the volume (default: the cluster's)")
-	f.StringVar(&r.Req.TokenSecret, "token-secret", "", "log in with the token in this Secret's key \"token\" (in the lab's namespace)")
-	f.StringVar(&r.Req.ImagePullSecret, "image-pull-secret", "", "Secret used to pull the image")
-	f.StringArrayVar(&r.Req.Env, "env", nil, "environment variable NAME=VALUE of the Jupyter server, kept in Git in plain text (repeatable)")
-	f.StringArrayVar(&r.Req.EnvSecrets, "env-secret", nil, "environment variable NAME=SECRET:KEY, its value from key KEY of Secret SECRET in the lab's namespace (repeatable)")
+	for _, field := range generator.RequestFields {
+		usage := field.Usage
+		if field.Value != nil {
+			if def := *field.Value(&generator.Defaults); def != "" {
+				usage += " (default " + def + ")"
+			}
+			f.StringVarP(field.Value(&r.Req), field.Flag, shorthands[field.Flag], "", usage)
+		} else {
+			f.StringArrayVar(field.Values(&r.Req), field.Flag, nil, usage)
+		}
+	}
 	BindExpiry(f, &r.Req.For, &r.Req.Until)
-	f.StringVar(&r.Req.IdleTimeout, "idle-timeout", "", "stop the lab after this long without activity, a `DURATION` such as 2h, 90m or 1d; 0 never does (default: the controller's setting)")
-	f.StringVar(&r.Req.Shm, "shm", "", "size of /dev/shm, a `SIZE` such as 8Gi, taken from --memory (default: a quarter of the memory with GPUs, else 64Mi)")
-	f.StringArrayVar(&r.Req.Mounts, "mount", nil, "mount an existing volume, `CLAIM:/PATH[:ro|:rw]`: the PersistentVolumeClaim CLAIM of the lab's namespace at PATH, read-only with :ro, e.g. imagenet:/data/imagenet:ro (repeatable)")
 	f.BoolVar(&r.PasswordStdin, "password-stdin", false, "read the login password from stdin; only its argon2 hash is written")
 	f.StringVar(&r.Catalog, "catalog", "", "catalog file to check the request against (default: read the cluster)")
 	f.BoolVar(&r.SkipCatalog, "skip-catalog", false, "do not check the request against what the nodes offer")
 }
+
+// shorthands are the one-letter forms of request flags, as the other commands have them.
+var shorthands = map[string]string{"namespace": "n"}
 
 // Complete registers the shell completion of the request flags: GPU models from the catalog.
 func (r *RequestFlags) Complete(cmd *cobra.Command, g *Globals) {
@@ -258,108 +259,27 @@ func BindExpiry(f *pflag.FlagSet, forValue, until *string) {
 	f.StringVar(until, "until", "", "stop the lab at this `DATE`: a day such as 2026-12-24, meaning its end (23:59:59 UTC), or an RFC 3339 time such as 2026-12-24T18:00:00+01:00")
 }
 
-// Resolve turns the flags, the spec file, the profile and the defaults (in that order of precedence)
-// into a request, hashing a password read from in.
-func (r *RequestFlags) Resolve(g *Globals, name string, in io.Reader, cat *catalog.Catalog) (*generator.Request, error) {
-	req := r.Req
-	req.Name = name
-	if r.File != "" {
-		spec, err := generator.LoadRequest(r.File)
-		if err != nil {
-			return nil, err
-		}
-		if req.Name == "" {
-			req.Name = spec.Name
-		} else if spec.Name != "" && spec.Name != req.Name {
-			return nil, fmt.Errorf("lab name %q differs from name %q in spec file %s: give one", req.Name, spec.Name, r.File)
-		}
-		req = req.WithDefaults(spec)
-		req.PasswordHash, req.TokenSecret = firstOf(req.PasswordHash, spec.PasswordHash), firstOf(req.TokenSecret, spec.TokenSecret)
-		// The file's variables first, so that a flag for the same name wins.
-		req.Env, req.EnvSecrets = append(spec.Env, req.Env...), append(spec.EnvSecrets, req.EnvSecrets...)
-		req.Mounts = append(spec.Mounts, req.Mounts...)
-	}
+// Lab resolves the request of the flags, the spec file, the profile, the person's answers (with Ask)
+// and the defaults into the checked JupyterLab: generator.Resolver, fed from the command line. The
+// error lists every problem at once, with those of also (what else the command needs).
+func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader, also ...error) (*labkitv1alpha1.JupyterLab, error) {
 	profile, err := g.LoadProfile()
 	if err != nil {
 		return nil, err
 	}
-	// The profile's values this request takes are checked as they would be when saved, so that a
-	// refusal says where the value came from.
-	if err := profile.Unless(req).Validate(); err != nil {
-		var perr *generator.ProfileError
-		if errors.As(err, &perr) {
-			perr.Path = g.Profile
-		}
-		return nil, err
+	res := generator.Resolver{
+		File: r.File, Profile: profile, ProfilePath: g.Profile,
+		ReadPassword: r.PasswordStdin, Password: func(lab string) ([]byte, error) { return readPassword(in, lab) },
 	}
-	req = req.WithDefaults(profile.Request())
-	if r.Ask != nil {
-		if err := r.Ask.Fill(&req, cat, generator.Defaults); err != nil {
-			return nil, err
-		}
-		// No login given: a password, asked for as --password-stdin asks on a terminal.
-		r.PasswordStdin = r.PasswordStdin || (req.PasswordHash == "" && req.TokenSecret == "")
-	}
-	req = req.WithDefaults(generator.Defaults)
-	if r.PasswordStdin {
-		if req.Name == "" { // before asking for a password for it
-			return nil, &generator.RequestError{Errs: []error{generator.ErrNoName}}
-		}
-		password, err := readPassword(in, req.Name)
-		if err != nil {
-			return nil, err
-		}
-		if req.PasswordHash, err = generator.HashPassword(password); err != nil {
-			return nil, err
-		}
-	}
-	return &req, nil
-}
-
-// Lab resolves the request (see Resolve), reads the catalog (unless --skip-catalog) and builds the
-// checked JupyterLab. The error lists every problem at once: the request's, the catalog's when it
-// cannot be read, and those of also (what else the command needs, such as the repository), so that
-// a person fixes them in one go rather than one per run.
-func (r *RequestFlags) Lab(ctx context.Context, g *Globals, name string, in io.Reader, also ...error) (*labkitv1alpha1.JupyterLab, error) {
-	var errs []error
-	var cat *catalog.Catalog
 	if !r.SkipCatalog {
-		var err error
-		if cat, err = g.Catalog(ctx, r.Catalog); err != nil {
-			errs = append(errs, err)
-		}
+		res.Catalog = func() (*catalog.Catalog, error) { return g.Catalog(ctx, r.Catalog) }
 	}
-	if r.Ask != nil && len(errs) > 0 { // before asking questions whose answers could not be checked
-		return nil, &generator.RequestError{Name: name, Errs: errs}
+	if r.Ask != nil {
+		res.Ask = r.Ask
 	}
-	req, err := r.Resolve(g, name, in, cat)
-	if err != nil {
-		return nil, err
-	}
-	for _, err := range also {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	lab, err := generator.Build(*req, cat)
-	if reqErr := (*generator.RequestError)(nil); errors.As(err, &reqErr) {
-		errs = append(errs, reqErr.Errs...)
-	} else if err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return nil, &generator.RequestError{Name: req.Name, Errs: errs}
-	}
-	return lab, nil
-}
-
-func firstOf(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	given := r.Req
+	given.Name = name
+	return res.Lab(given, also...)
 }
 
 // Namespace is the --namespace flag, else the profile's namespace, else the default.
@@ -371,7 +291,7 @@ func (g *Globals) Namespace(flag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return firstOf(p.Namespace, generator.Defaults.Namespace), nil
+	return cmp.Or(p.Namespace, generator.Defaults.Namespace), nil
 }
 
 // OpenBrowser opens url in the person's web browser: $BROWSER if set, else the desktop's opener.
