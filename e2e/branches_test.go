@@ -40,7 +40,7 @@ func TestBranches(t *testing.T) {
 			mergeAndDelete(ctx, t, from(ctx).publisher.Target.RepoURL, "feature/"+ns, stack.Branch)
 			// start commits to main: waiting for it proves that the lab's Application, created by the
 			// merge, follows main rather than the branch that is gone.
-			out, err := runLabctl(ctx, t, "", "start", "alice", "-n", ns, "--wait", "--timeout", timeoutLabctlWait.String())
+			out, err := runLabctl(ctx, t, "", "start", "alice", "-n", ns, "--wait", "--timeout", timeout("wait-labctl").String())
 			if err != nil {
 				t.Fatalf("labctl start --wait after the merge: %v\n%s", err, out)
 			}
@@ -77,7 +77,7 @@ func TestBranches(t *testing.T) {
 				}
 			}
 			for _, e := range envsOf(ns) {
-				out, err := runLabctl(ctx, t, "", "start", e.lab, "-n", ns, "--branch", e.branch, "--environment", "--wait", "--timeout", timeoutLabctlWait.String())
+				out, err := runLabctl(ctx, t, "", "start", e.lab, "-n", ns, "--branch", e.branch, "--environment", "--wait", "--timeout", timeout("wait-labctl").String())
 				if err != nil {
 					t.Fatalf("labctl start --environment --wait on %s: %v\n%s", e.branch, err, out)
 				}

@@ -41,7 +41,7 @@ func TestDebug(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx = context.WithValue(ctx, debugKey{}, debugging{session: session})
-			found, err := session.WaitFor(ctx, "wait-delve-forwarded", timeoutNewPod, 0, delvePort)
+			found, err := session.WaitFor(ctx, "wait-new-pod", timeout("wait-new-pod"), 0, delvePort)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,8 +81,8 @@ func TestDebug(t *testing.T) {
 				if st.CurrentThread == nil || st.CurrentThread.Breakpoint == nil || st.CurrentThread.Breakpoint.ID != id {
 					t.Fatalf("Delve stopped, but not at the breakpoint in %s: %+v", reconcileFunc, st)
 				}
-			case <-time.After(timeoutNewPod):
-				t.Fatalf("wait-breakpoint: Delve did not stop in %s within %s of creating a lab", reconcileFunc, timeoutNewPod)
+			case <-time.After(timeout("wait-new-pod")):
+				t.Fatalf("wait-new-pod: Delve did not stop in %s within %s of creating a lab", reconcileFunc, timeout("wait-new-pod"))
 			}
 			if err := d.clear(id); err != nil {
 				t.Error(err)

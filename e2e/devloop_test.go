@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -41,7 +40,7 @@ func TestDevLoop(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := dev.WaitFor(ctx, "wait-skaffold-dev-ready", timeoutNewPod, 0, watching); err != nil {
+			if _, err := dev.WaitFor(ctx, "wait-new-pod", timeout("wait-new-pod"), 0, watching); err != nil {
 				t.Fatal(err)
 			}
 			return context.WithValue(ctx, sessionKey{}, devSession{dev, work})
@@ -62,7 +61,7 @@ func TestDevLoop(t *testing.T) {
 			if err := os.WriteFile(version, []byte(edited), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := dev.session.WaitFor(ctx, "wait-skaffold-redeploy", timeoutNewPod, offset, watching); err != nil {
+			if _, err := dev.session.WaitFor(ctx, "wait-new-pod", timeout("wait-new-pod"), offset, watching); err != nil {
 				t.Fatal(err)
 			}
 			pod := waitForControllerLogging(ctx, t, s, marker)
@@ -126,12 +125,13 @@ func waitForControllerLogging(ctx context.Context, t *testing.T, s *suite, marke
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, last := "", ""
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutNewPod, true, func(ctx context.Context) (bool, error) {
+	found := ""
+	err = stack.Waits.Until(ctx, "wait-new-pod", func(ctx context.Context) (string, error) {
 		pods, err := cs.CoreV1().Pods(stack.ControllerNamespace).List(ctx, metav1.ListOptions{LabelSelector: stack.ControllerSelector})
 		if err != nil {
-			return false, err
+			return "", err
 		}
+		last := "no ready controller pod"
 		for _, p := range pods.Items {
 			if p.DeletionTimestamp != nil || !podReady(&p) {
 				continue
@@ -139,14 +139,14 @@ func waitForControllerLogging(ctx context.Context, t *testing.T, s *suite, marke
 			logs, err := cs.CoreV1().Pods(stack.ControllerNamespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 			if err == nil && strings.Contains(string(logs), marker) {
 				found = p.Name
-				return true, nil
+				return "", nil
 			}
-			last = p.Name
+			last = "ready controller pod " + p.Name + " has not logged version " + marker
 		}
-		return false, nil
+		return last, nil
 	})
 	if err != nil {
-		t.Fatalf("wait-new-controller-pod: no ready controller pod logged version %s within %s (last ready pod: %s): %v", marker, timeoutNewPod, last, err)
+		t.Fatal(err)
 	}
 	return found
 }

@@ -4,19 +4,20 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/harness/assert"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 func TestDrift(t *testing.T) {
@@ -39,15 +40,23 @@ metadata: {name: ` + l.Name + `}
 status:
   conditions: [{type: Available, status: "True"}]
 `)
-			err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutRestored, true, func(ctx context.Context) (bool, error) {
+			err := stack.Waits.Until(ctx, "wait-restored", func(ctx context.Context) (string, error) {
 				again := &appsv1.Deployment{}
 				err := s.client.Get(ctx, client.ObjectKeyFromObject(dep), again)
-				return err == nil && again.UID != dep.UID, client.IgnoreNotFound(err)
+				switch {
+				case apierrors.IsNotFound(err):
+					return fmt.Sprintf("Deployment %s/%s not recreated", l.Namespace, l.Name), nil
+				case err != nil:
+					return "", err
+				case again.UID == dep.UID:
+					return fmt.Sprintf("Deployment %s/%s still the deleted one", l.Namespace, l.Name), nil
+				}
+				return "", nil
 			})
 			if err != nil {
-				t.Fatalf("wait-deployment-recreated: Deployment %s/%s not recreated within %s: %v", l.Namespace, l.Name, timeoutRestored, err)
+				t.Fatal(err)
 			}
-			if err := assert.Object(ctx, s.client, restored, assert.WithNamespace(l.Namespace), assert.WithTimeout("wait-deployment-available", timeoutLabReady)); err != nil {
+			if err := assert.Object(ctx, s.client, restored, assert.WithNamespace(l.Namespace), assert.WithTimeout("wait-lab-ready", timeout("wait-lab-ready"))); err != nil {
 				t.Fatal(err)
 			}
 			return ctx
@@ -71,7 +80,7 @@ status:
 				&corev1.PersistentVolumeClaim{ObjectMeta: meta(l.Name + "-work")},
 				&corev1.Secret{ObjectMeta: meta(l.Name + "-jupyter-config")},
 			} {
-				if err := assert.Gone(ctx, s.client, obj, assert.WithTimeout("wait-pruned", timeoutGone)); err != nil {
+				if err := assert.Gone(ctx, s.client, obj, assert.WithTimeout("wait-gone", timeout("wait-gone"))); err != nil {
 					t.Error(err)
 				}
 			}

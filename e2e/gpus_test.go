@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -30,12 +29,11 @@ import (
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/labstatus"
 	"github.com/labkit-dev/labkit/pkg/portforward"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// Named timeouts of these features.
+// The settings and the lab files of these features.
 const (
-	timeoutStopped     = 3 * time.Minute
-	timeoutReconciled  = 2 * time.Minute // several Argo CD reconciliations (every 10 s in the suite)
 	cullingCheckPeriod = "5s"
 	cullingIdleTimeout = "20s"
 	theFileInTheLab    = "work/kept.txt"
@@ -53,7 +51,7 @@ func TestGiveGPUsBack(t *testing.T) {
 			password := randomPassword(t)
 			out, err := runLabctl(ctx, t, password+"\n", "create", "pause", "-n", namespace(ctx), "--owner", "ada",
 				"--gpu", fmt.Sprintf("%s:%d", t4, t4sOfTheT4Worker), "--cpu", "250m", "--memory", "512Mi", "--storage", "1Gi",
-				"--password-stdin", "--wait", "--timeout", timeoutLabctlWait.String())
+				"--password-stdin", "--wait", "--timeout", timeout("wait-labctl").String())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -64,7 +62,7 @@ func TestGiveGPUsBack(t *testing.T) {
 			return ctx
 		}).
 		Assess("labctl stop --wait frees the GPUs, Argo CD stays Synced and calls the lab Suspended", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			out, err := runLabctl(ctx, t, "", "stop", "pause", "-n", namespace(ctx), "--wait", "--timeout", timeoutStopped.String())
+			out, err := runLabctl(ctx, t, "", "stop", "pause", "-n", namespace(ctx), "--wait", "--timeout", timeout("wait-lab-stopped").String())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -92,7 +90,7 @@ func TestGiveGPUsBack(t *testing.T) {
 			}
 			waitForLab(ctx, t, l, "the other lab Ready on the freed GPUs", func(l *labkitv1alpha1.JupyterLab) bool { return l.Status.Phase == labkitv1alpha1.PhaseReady })
 
-			out, err := runLabctl(ctx, t, "", "start", "pause", "-n", namespace(ctx), "--wait", "--timeout", timeoutLabctlWait.String())
+			out, err := runLabctl(ctx, t, "", "start", "pause", "-n", namespace(ctx), "--wait", "--timeout", timeout("wait-labctl").String())
 			if !errors.Is(err, labstatus.ErrUnschedulable) || !strings.Contains(err.Error(), "Insufficient nvidia.com/gpu") {
 				t.Fatalf("labctl start --wait while the GPUs are taken = %v, want the scheduler's reason\n%s", err, out)
 			}
@@ -125,7 +123,7 @@ func TestGiveGPUsBack(t *testing.T) {
 				ctx = withLab(ctx, ns, name)
 				out, err := runLabctl(ctx, t, password+"\n", "create", name, "-n", ns, "--owner", "ada", "--cpu", "250m", "--memory", "512Mi",
 					"--storage", "1Gi", "--env", "DOCKER_STACKS_JUPYTER_CMD=notebook", "--idle-timeout", cullingIdleTimeout,
-					"--password-stdin", "--wait", "--timeout", timeoutLabctlWait.String())
+					"--password-stdin", "--wait", "--timeout", timeout("wait-labctl").String())
 				if err != nil {
 					t.Fatalf("%v\n%s", err, out)
 				}
@@ -180,7 +178,7 @@ func TestGiveGPUsBack(t *testing.T) {
 			return ctx
 		}).
 		Assess("labctl start brings the culled lab back", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			out, err := runLabctl(ctx, t, "", "start", "idle", "-n", namespace(ctx), "--wait", "--timeout", timeoutLabctlWait.String())
+			out, err := runLabctl(ctx, t, "", "start", "idle", "-n", namespace(ctx), "--wait", "--timeout", timeout("wait-labctl").String())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -197,7 +195,7 @@ func TestGiveGPUsBack(t *testing.T) {
 			ns := namespace(ctx)
 			ctx = withLab(ctx, ns, "brief")
 			out, err := runLabctl(ctx, t, "pw\n", "create", "brief", "-n", ns, "--owner", "ada", "--cpu", "250m", "--memory", "512Mi",
-				"--storage", "1Gi", "--for", "45s", "--password-stdin", "--wait", "--timeout", timeoutLabctlWait.String())
+				"--storage", "1Gi", "--for", "45s", "--password-stdin", "--wait", "--timeout", timeout("wait-labctl").String())
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
@@ -268,17 +266,17 @@ func removeLabs(names ...string) features.Func {
 
 func waitForLab(ctx context.Context, t *testing.T, l *labkitv1alpha1.JupyterLab, what string, ok func(*labkitv1alpha1.JupyterLab) bool) {
 	t.Helper()
-	last := ""
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeoutStopped, true, func(ctx context.Context) (bool, error) {
+	err := stack.Waits.Until(ctx, "wait-lab-stopped", func(ctx context.Context) (string, error) {
 		if err := from(ctx).client.Get(ctx, client.ObjectKeyFromObject(l), l); err != nil {
-			last = err.Error()
-			return false, nil
+			return err.Error(), nil // a hiccup of the API server: look again
 		}
-		last = fmt.Sprintf("phase %s, stopped %+v", l.Status.Phase, l.Status.Stopped)
-		return ok(l), nil
+		if ok(l) {
+			return "", nil
+		}
+		return fmt.Sprintf("%s: phase %s, stopped %+v", what, l.Status.Phase, l.Status.Stopped), nil
 	})
 	if err != nil {
-		t.Fatalf("wait-lab: %s not seen within %s; last: %s", what, timeoutStopped, last)
+		t.Fatal(err)
 	}
 }
 
@@ -289,18 +287,18 @@ func waitForApp(ctx context.Context, t *testing.T, what string, unmet func(*argo
 
 func waitForAppNamed(ctx context.Context, t *testing.T, name, what string, unmet func(*argocd.Application) string) {
 	t.Helper()
-	last := ""
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeoutReconciled, true, func(ctx context.Context) (bool, error) {
+	err := stack.Waits.Until(ctx, "wait-app-reconciled", func(ctx context.Context) (string, error) {
 		a, err := argocd.Get(ctx, from(ctx).client, "argocd", name)
 		if err != nil {
-			last = err.Error()
-			return false, nil
+			return err.Error(), nil // not made yet, or a hiccup: look again
 		}
-		last = unmet(a)
-		return last == "", nil
+		if u := unmet(a); u != "" {
+			return what + ": " + u, nil
+		}
+		return "", nil
 	})
 	if err != nil {
-		t.Fatalf("wait-app: %s: not within %s; last: %s", what, timeoutReconciled, last)
+		t.Fatal(err)
 	}
 }
 

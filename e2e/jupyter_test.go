@@ -86,7 +86,7 @@ func fetchInCluster(ctx context.Context, t *testing.T, path string, want corev1.
 		t.Fatal(err)
 	}
 	done := []byte(fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nstatus: {phase: %s}\n", pod.Name, want))
-	if err := assert.Object(ctx, s.client, done, assert.WithNamespace(l.Namespace), assert.WithTimeout("wait-fetch-pod", timeoutLabReady)); err != nil {
+	if err := assert.Object(ctx, s.client, done, assert.WithNamespace(l.Namespace), assert.WithTimeout("wait-lab-ready", timeout("wait-lab-ready"))); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := kubernetes.NewForConfig(s.cfg)

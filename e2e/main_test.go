@@ -23,6 +23,8 @@ var (
 	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
 	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
 	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
+	intervalScale   = flag.Float64("interval-scale", 1, "multiply the timeout of every named wait (stack.Waits) by this, e.g. 2 on a slow machine")
+	intervalsFile   = flag.String("intervals", "", "YAML file of name: [timeout, poll] overriding named waits of stack.Waits, e.g. wait-lab-ready: [\"10m\", \"2s\"]")
 	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
 )
 
@@ -34,6 +36,10 @@ func TestMain(m *testing.M) {
 	cfg, err := envconf.NewFromFlags()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := stretchWaits(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -65,4 +71,21 @@ func TestMain(m *testing.M) {
 	code := testenv.Run(m)
 	stop()
 	os.Exit(code)
+}
+
+// stretchWaits applies -intervals and -interval-scale to the run's one table of waits.
+func stretchWaits() error {
+	waits := stack.Waits
+	if *intervalsFile != "" {
+		var err error
+		if waits, err = waits.Load(*intervalsFile); err != nil {
+			return err
+		}
+	}
+	waits, err := waits.Scale(*intervalScale)
+	if err != nil {
+		return fmt.Errorf("-interval-scale: %w", err)
+	}
+	stack.Waits = waits
+	return nil
 }

@@ -30,9 +30,6 @@ import (
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// timeoutLabctlWait bounds labctl create --wait and labctl open in these features.
-const timeoutLabctlWait = 5 * time.Minute
-
 func TestReach(t *testing.T) {
 	name := "reach"
 	reach := features.New("A person asks with labctl create --wait, is told each step and the URL, and opens the lab in a browser through the ingress").
@@ -57,7 +54,7 @@ func TestReach(t *testing.T) {
 			start := time.Now()
 			out, err := runLabctl(ctx, t, "pw\n", "create", "three-t4", "-n", ns, "--owner", "ada", "--gpu", "Tesla-T4:3",
 				"--cpu", "250m", "--memory", "512Mi", "--storage", "1Gi", "--password-stdin", "--skip-catalog", "--wait",
-				"--timeout", timeoutLabctlWait.String())
+				"--timeout", timeout("wait-labctl").String())
 			took := time.Since(start)
 			if !errors.Is(err, labstatus.ErrUnschedulable) {
 				t.Fatalf("labctl create --wait = %v after %s, want the lab refused by the scheduler\noutput:\n%s", err, took, out)
@@ -101,7 +98,7 @@ func createAndWait(name string) features.Func {
 		ctx = context.WithValue(ctx, passwordKey{}, password)
 		start := time.Now()
 		out, err := runLabctl(ctx, t, password+"\n", "create", name, "-n", ns, "--owner", "ada", "--cpu", "500m", "--memory", "1Gi",
-			"--storage", "1Gi", "--env", "DOCKER_STACKS_JUPYTER_CMD=notebook", "--password-stdin", "--wait", "--timeout", timeoutLabctlWait.String())
+			"--storage", "1Gi", "--env", "DOCKER_STACKS_JUPYTER_CMD=notebook", "--password-stdin", "--wait", "--timeout", timeout("wait-labctl").String())
 		t.Logf("labctl create --wait took %s:\n%s", time.Since(start).Round(time.Millisecond), out)
 		if err != nil {
 			t.Fatal(err)
@@ -183,7 +180,7 @@ func startBrowser(ctx context.Context, t *testing.T) *browser.Browser {
 func throughOpen(name string) features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		openCtx, stop := context.WithCancel(ctx)
-		lines, done := startLabctl(openCtx, t, "open", name, "-n", namespace(ctx), "--port-forward", "--timeout", timeoutLabctlWait.String())
+		lines, done := startLabctl(openCtx, t, "open", name, "-n", namespace(ctx), "--port-forward", "--timeout", timeout("wait-labctl").String())
 		defer func() {
 			stop()
 			if err := <-done; err != nil {
@@ -201,8 +198,8 @@ func throughOpen(name string) features.Func {
 				if m := forwarded.FindStringSubmatch(line); m != nil {
 					local = m[1]
 				}
-			case <-time.After(timeoutLabctlWait):
-				t.Fatalf("wait-labctl-open: no 'forwarding' line within %s", timeoutLabctlWait)
+			case <-time.After(timeout("wait-labctl")):
+				t.Fatalf("wait-labctl: labctl open printed no 'forwarding' line within %s", timeout("wait-labctl"))
 			}
 		}
 		b := startBrowser(ctx, t)

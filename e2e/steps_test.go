@@ -61,7 +61,7 @@ func deleteNamespace() features.Func {
 		if err := s.client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			t.Fatal(err)
 		}
-		if err := assert.Gone(ctx, s.client, ns, assert.WithTimeout("wait-namespace-gone", timeoutGone)); err != nil {
+		if err := assert.Gone(ctx, s.client, ns, assert.WithTimeout("wait-gone", timeout("wait-gone"))); err != nil {
 			t.Error(err)
 		}
 		return ctx
@@ -143,19 +143,20 @@ func appSynced() features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		s, l := from(ctx), lab(ctx)
 		if _, err := argocd.WaitForApplication(ctx, s.client, "argocd", generator.AppName(l.Namespace, l.Name),
-			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", stack.TimeoutAppSynced)); err != nil {
+			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", timeout("wait-app-synced"))); err != nil {
 			t.Fatal(err)
 		}
 		return ctx
 	}
 }
 
-// expect asserts the partial objects of a fixture against the live ones in the feature's namespace.
-func expect(fixture, timeoutName string) features.Func {
+// expect asserts the partial objects of a fixture against the live ones in the feature's namespace,
+// within the named wait.
+func expect(fixture, waitName string) features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		s := from(ctx)
 		if err := assert.File(ctx, s.client, s.path("fixture/"+fixture), assert.WithNamespace(namespace(ctx)),
-			assert.WithTimeout(timeoutName, timeoutLabReady)); err != nil {
+			assert.WithTimeout(waitName, timeout(waitName))); err != nil {
 			t.Fatal(err)
 		}
 		return ctx
@@ -204,7 +205,7 @@ func goneApp(ctx context.Context, t *testing.T, name string) {
 	app.SetKind("Application")
 	app.SetNamespace("argocd")
 	app.SetName(name)
-	if err := assert.Gone(ctx, from(ctx).client, app, assert.WithTimeout("wait-app-pruned", timeoutGone)); err != nil {
+	if err := assert.Gone(ctx, from(ctx).client, app, assert.WithTimeout("wait-gone", timeout("wait-gone"))); err != nil {
 		t.Error(err)
 	}
 }

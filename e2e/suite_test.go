@@ -37,14 +37,9 @@ import (
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// Named timeouts, in one place (cluster-api's intervals). Generous: a loaded 2-core machine.
-const (
-	timeoutLabReady   = 3 * time.Minute
-	timeoutRestored   = time.Minute
-	timeoutGone       = 2 * time.Minute
-	timeoutNewPod     = 4 * time.Minute
-	timeoutNodesReady = 2 * time.Minute
-)
+// timeout is the timeout of a named wait of the run's one table, stack.Waits (which the
+// -interval-scale and -intervals flags stretch); stack.Waits.Until waits with it.
+func timeout(name string) time.Duration { return stack.Waits.Timeout(name) }
 
 // suite is the environment the features share; setUp makes it, tearDown undoes what it made.
 type suite struct {
@@ -143,7 +138,7 @@ func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
 	if err := fakenodes.Create(ctx, s.client, nodes.Workers...); err != nil {
 		return err
 	}
-	if err := fakenodes.WaitReady(ctx, s.client, timeoutNodesReady, nodes.Workers...); err != nil {
+	if err := fakenodes.WaitReady(ctx, s.client, timeout("wait-nodes-ready"), nodes.Workers...); err != nil {
 		return err
 	}
 	// Every feature's lab gets a volume of its own; released ones are not reused.

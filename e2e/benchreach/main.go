@@ -26,7 +26,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -37,8 +36,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// timeoutGone bounds the wait for a deleted lab to be gone.
-const timeoutGone = 3 * time.Minute
+// stack.Waits.Timeout("wait-gone") bounds the wait for a deleted lab to be gone.
 
 // stages are the progress lines of labctl create --wait that the table times, in order.
 var stages = []struct{ name, prefix string }{
@@ -107,7 +105,7 @@ func run(ctx context.Context, root string, runs int, keep bool) (err error) {
 		if err := argocd.Refresh(ctx, k.Client, stack.ArgoCDNamespace, stack.RootApp); err != nil {
 			return err
 		}
-		if err := assert.Gone(ctx, k.Client, lab, assert.WithTimeout("wait-lab-gone", timeoutGone)); err != nil {
+		if err := assert.Gone(ctx, k.Client, lab, assert.WithTimeout("wait-lab-gone", stack.Waits.Timeout("wait-gone"))); err != nil {
 			return err
 		}
 		if err := waitPodsGone(ctx, k.Client, ns, name); err != nil {
@@ -191,19 +189,16 @@ func timeCreate(ctx context.Context, kubeconfig, repo, ns, name string) ([]time.
 
 // waitPodsGone waits until the lab's pods are gone, so the next run finds the cluster as this one did.
 func waitPodsGone(ctx context.Context, c client.Client, ns, name string) error {
-	last := 0
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutGone, true, func(ctx context.Context) (bool, error) {
+	return stack.Waits.Until(ctx, "wait-gone", func(ctx context.Context) (string, error) {
 		pods := &corev1.PodList{}
 		if err := c.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{labkitv1alpha1.LabLabel: name}); err != nil {
-			return false, err
+			return "", err
 		}
-		last = len(pods.Items)
-		return last == 0, nil
+		if n := len(pods.Items); n > 0 {
+			return fmt.Sprintf("lab %s/%s still has %d pods", ns, name, n), nil
+		}
+		return "", nil
 	})
-	if err != nil {
-		return fmt.Errorf("wait-pods-gone: lab %s/%s still has %d pods after %s: %w", ns, name, last, timeoutGone, err)
-	}
-	return nil
 }
 
 func report(results [][]time.Duration) error {

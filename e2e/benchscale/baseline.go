@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitcontroller "github.com/labkit-dev/labkit/pkg/controller"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // baseline creates, for each lab, the objects the controller would make for it (controller.Children),
@@ -46,7 +47,7 @@ func baseline(ctx context.Context, r *report, c client.WithWatch, labs []lab) er
 		return err
 	}
 	created := time.Since(start)
-	if err := w.wait(ctx, timeoutLabsReady); err != nil {
+	if err := w.wait(ctx, stack.Waits.Timeout("wait-labs-ready")); err != nil {
 		return err
 	}
 	all := time.Since(start)
@@ -55,7 +56,7 @@ func baseline(ctx context.Context, r *report, c client.WithWatch, labs []lab) er
 	r.add(fmt.Sprintf("baseline: %d Deployments Available (from the first create)", n), "%.1f s (%.1f a second; p50 %.1f s)",
 		all.Seconds(), float64(n)/all.Seconds(), w.percentile(0.5).Seconds())
 	start = time.Now()
-	if err := deleteNamespace(ctx, c, ns, timeoutLabsReady); err != nil {
+	if err := deleteNamespace(ctx, c, ns); err != nil {
 		return err
 	}
 	r.add("baseline: deleted, namespace gone", "%.1f s", time.Since(start).Seconds())

@@ -9,11 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitcontroller "github.com/labkit-dev/labkit/pkg/controller"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // fakeJupyter answers the activity questions of every lab as a Jupyter server in use would: the
@@ -50,11 +50,14 @@ func cullingCost(ctx context.Context, r *report, c client.Client, ctrl *controll
 		return err
 	}
 	// The settings reconcile every lab; the window starts once every lab has been checked once.
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeoutVerdict, true, func(context.Context) (bool, error) {
-		return jupyter.asked.Load() >= int64(2*labs), nil
+	err := stack.Waits.Until(ctx, "wait-verdict", func(context.Context) (string, error) {
+		if n := jupyter.asked.Load(); n < int64(2*labs) {
+			return fmt.Sprintf("%d of %d labs' activity read", n/2, labs), nil
+		}
+		return "", nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait-first-checks: %d of %d labs' activity read: %w", jupyter.asked.Load()/2, labs, err)
+		return err
 	}
 	before, err := ctrl.sample(ctx)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
@@ -74,7 +73,7 @@ func runKind(ctx context.Context, o options) (err error) {
 	}
 
 	start := time.Now()
-	if err := k.Cluster.AddFakeNodes(ctx, timeoutNodesReady, pools.Pools...); err != nil {
+	if err := k.Cluster.AddFakeNodes(ctx, stack.Waits.Timeout("wait-nodes-ready"), pools.Pools...); err != nil {
 		return err
 	}
 	nodes, gpus := fakenodes.Size(pools.Pools...)
@@ -111,7 +110,7 @@ func runKind(ctx context.Context, o options) (err error) {
 		return err
 	}
 	start = time.Now()
-	if err := deleteNamespace(ctx, c, apiNS, timeoutLabsReady); err != nil {
+	if err := deleteNamespace(ctx, c, apiNS); err != nil {
 		return err
 	}
 	r.add(fmt.Sprintf("%d labs deleted, their namespace gone", len(apiLabs)), "%.1f s", time.Since(start).Seconds())
@@ -143,7 +142,7 @@ func runKind(ctx context.Context, o options) (err error) {
 			return err
 		}
 		_, err = argocd.WaitForApplication(ctx, c, stack.ArgoCDNamespace, stack.RootApp, argocd.AtRevision(res.Commit),
-			argocd.WaitTimeout("wait-root-app-synced", timeoutLabsReady))
+			argocd.WaitTimeout("wait-root-app-synced", stack.Waits.Timeout("wait-labs-ready")))
 		return err
 	}
 	if err := createAndMeasure(ctx, r, c, ctrl, gitopsLabs, "as Applications by Argo CD (root app synced)", commit); err != nil {
@@ -162,20 +161,19 @@ var argoCDForScale = []argocd.Option{
 }
 
 // deleteNamespace deletes ns and waits until it is gone, and with it everything in it.
-func deleteNamespace(ctx context.Context, c client.Client, ns string, timeout time.Duration) error {
+func deleteNamespace(ctx context.Context, c client.Client, ns string) error {
 	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
 	if err := c.Delete(ctx, obj); err != nil {
 		return err
 	}
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	return stack.Waits.Until(ctx, "wait-labs-ready", func(ctx context.Context) (string, error) {
 		err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-		if apierrors.IsNotFound(err) {
-			return true, nil
+		switch {
+		case apierrors.IsNotFound(err):
+			return "", nil
+		case err != nil:
+			return "", err
 		}
-		return false, err
+		return fmt.Sprintf("namespace %s still there (phase %s, conditions %v)", ns, obj.Status.Phase, obj.Status.Conditions), nil
 	})
-	if err != nil {
-		return fmt.Errorf("wait-namespace-gone: namespace %s (phase %s, conditions %v): %w", ns, obj.Status.Phase, obj.Status.Conditions, err)
-	}
-	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -258,15 +257,17 @@ func oneMore(ctx context.Context, r *report, c client.Client, labctl, kubeconfig
 		return err
 	}
 	var cond *metav1.Condition
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeoutVerdict, true, func(ctx context.Context) (bool, error) {
+	err = stack.Waits.Until(ctx, "wait-verdict", func(ctx context.Context) (string, error) {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(extra), extra); err != nil {
-			return false, err
+			return "", err
 		}
-		cond = meta.FindStatusCondition(extra.Status.Conditions, labkitv1alpha1.ConditionScheduled)
-		return cond != nil && cond.Reason == labkitv1alpha1.ReasonUnschedulable, nil
+		if cond = meta.FindStatusCondition(extra.Status.Conditions, labkitv1alpha1.ConditionScheduled); cond == nil || cond.Reason != labkitv1alpha1.ReasonUnschedulable {
+			return fmt.Sprintf("lab %s/%s Scheduled condition %+v, want reason Unschedulable", ns, extra.Name, cond), nil
+		}
+		return "", nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait-unschedulable: lab %s/%s Scheduled condition %+v: %w", ns, extra.Name, cond, err)
+		return err
 	}
 	r.add("one more "+product+" applied directly", "Scheduled=False, Unschedulable after %.1f s: %s", time.Since(start).Seconds(), cond.Message)
 

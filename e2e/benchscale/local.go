@@ -20,13 +20,6 @@ import (
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// Named timeouts: generous, for a loaded 2-core machine. They bound a broken run, not the figures.
-const (
-	timeoutNodesReady = 3 * time.Minute
-	timeoutLabsReady  = 25 * time.Minute
-	timeoutVerdict    = 2 * time.Minute
-)
-
 // runLocal is the benchmark on the Docker-free provider.
 func runLocal(ctx context.Context, o options) (err error) {
 	root, err := filepath.Abs(o.root)
@@ -63,7 +56,7 @@ func runLocal(ctx context.Context, o options) (err error) {
 	if err := fakenodes.Create(ctx, c, pools.Pools...); err != nil {
 		return err
 	}
-	if err := fakenodes.WaitReady(ctx, c, timeoutNodesReady, pools.Pools...); err != nil {
+	if err := fakenodes.WaitReady(ctx, c, stack.Waits.Timeout("wait-nodes-ready"), pools.Pools...); err != nil {
 		return err
 	}
 	nodes, gpus := fakenodes.Size(pools.Pools...)
@@ -138,7 +131,7 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 		return err
 	}
 	created := time.Since(start)
-	if err := w.wait(ctx, timeoutLabsReady); err != nil {
+	if err := w.wait(ctx, stack.Waits.Timeout("wait-labs-ready")); err != nil {
 		return err
 	}
 	allReady := time.Since(start)

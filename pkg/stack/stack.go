@@ -46,12 +46,6 @@ const (
 	ControllerSelector  = "app.kubernetes.io/name=labkit-controller"
 )
 
-// Set-up timeouts: generous, for a loaded 2-core machine.
-const (
-	TimeoutArgoCDReady = 5 * time.Minute
-	TimeoutAppSynced   = 3 * time.Minute
-)
-
 // The cluster providers: kind, the Docker-free local control plane, or whichever the machine can run.
 const (
 	ProviderAuto  = "auto"
@@ -174,7 +168,7 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	argoOpts := []argocd.Option{
 		argocd.WithHealthCheck(labkitv1alpha1.GroupVersion.Group, "JupyterLab", argocd.HealthCheckFromConditions(labkitv1alpha1.ConditionReady,
 			labkitv1alpha1.ReasonStopped, labkitv1alpha1.ReasonIdle, labkitv1alpha1.ReasonExpired)),
-		argocd.WithReadyTimeout(TimeoutArgoCDReady), argocd.WithLogger(o.Log),
+		argocd.WithReadyTimeout(Waits.Timeout("wait-argocd-ready")), argocd.WithLogger(o.Log),
 	}
 	switch m := o.ArgoCDManifest; {
 	case strings.HasPrefix(m, "http://"), strings.HasPrefix(m, "https://"):
@@ -296,6 +290,6 @@ func SeedGitOps(ctx context.Context, c client.Client, pushURL, argoURL string, a
 	if seed != "" {
 		waitOpts = append(waitOpts, argocd.AtRevision(seed))
 	}
-	_, err = argocd.WaitForApplication(ctx, c, ArgoCDNamespace, RootApp, append(waitOpts, argocd.WaitTimeout("wait-root-app-synced", TimeoutAppSynced))...)
+	_, err = argocd.WaitForApplication(ctx, c, ArgoCDNamespace, RootApp, append(waitOpts, argocd.WaitTimeout("wait-root-app-synced", Waits.Timeout("wait-app-synced")))...)
 	return pub, seed, err
 }
