@@ -31,7 +31,7 @@ func TestDebug(t *testing.T) {
 		delve   string // Delve's forwarded address
 	}
 	debug := features.New("Under skaffold debug, a Delve client connects to the controller and stops at a breakpoint in the reconciler when a lab is created").
-		WithLabel(labelNeeds, needsContainers).
+		WithLabel(labelNeeds, needsContainers).WithLabel(labelNeeds, needsSkaffold).
 		Setup(inNamespace("debug")).
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := from(ctx)

@@ -31,7 +31,7 @@ func TestDevLoop(t *testing.T) {
 	type sessionKey struct{}
 	marker := "e2e-" + rand.String(8)
 	devLoop := features.New("Under skaffold dev, a source change produces a new controller pod running the new code").
-		WithLabel(labelNeeds, needsContainers).
+		WithLabel(labelNeeds, needsContainers).WithLabel(labelNeeds, needsSkaffold).
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := from(ctx)
 			work := copyProject(t, s.root)
@@ -89,7 +89,7 @@ type devSession struct {
 // skaffoldIn is the suite's skaffold for the project copy in dir.
 func (s *suite) skaffoldIn(dir string) *skaffold.Skaffold {
 	return skaffold.New(skaffold.WithDir(dir), skaffold.WithBinary(s.path("bin/skaffold")),
-		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(s.cluster.Kubeconfig, s.cluster.KubeContext()),
+		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(s.cluster.Kubeconfig(), s.cluster.KubeContext()),
 		skaffold.WithOutput(prefixWriter("skaffold: ")))
 }
 
@@ -163,7 +163,7 @@ func podReady(p *corev1.Pod) bool {
 // restoreController deploys the project's own controller again with skaffold run, after a feature
 // replaced it.
 func restoreController(ctx context.Context, t *testing.T) {
-	if err := from(ctx).skaffold.Run(ctx); err != nil {
+	if err := from(ctx).cluster.Skaffold().Run(ctx); err != nil {
 		t.Error(err)
 	}
 }

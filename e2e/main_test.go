@@ -25,7 +25,8 @@ var (
 	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
 	intervalScale   = flag.Float64("interval-scale", 1, "multiply the timeout of every named wait (stack.Waits) by this, e.g. 2 on a slow machine")
 	intervalsFile   = flag.String("intervals", "", "YAML file of name: [timeout, poll] overriding named waits of stack.Waits, e.g. wait-lab-ready: [\"10m\", \"2s\"]")
-	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: kind (needs Docker), local (Docker-free: control plane, kwok and controller as local processes), or auto: kind if a Docker engine answers, else local")
+	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: "+stack.ProviderHelp())
+	hostAddress     = flag.String("host-address", "", "with --provider=kubeconfig: the address at which the cluster's pods reach this machine, where the suite serves its Git repository")
 )
 
 var testenv env.Environment
@@ -43,21 +44,30 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	provider, err := stack.ChooseProvider(ctx, "e2e", *providerFlag)
+	name, err := stack.ChooseProvider(ctx, "e2e", *providerFlag)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if provider == stack.ProviderLocal {
+	provider, err := stack.LookupProvider(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	skip := cfg.SkipLabels()
+	if skip == nil {
+		skip = map[string][]string{}
+	}
+	if !provider.Containers {
 		// Fake nodes run no containers: Jupyter, skaffold, Delve and Argo CD cannot run there.
-		skip := cfg.SkipLabels()
-		if skip == nil {
-			skip = map[string][]string{}
-		}
 		skip[labelNeeds] = append(skip[labelNeeds], needsContainers)
-		cfg.WithSkipLabels(skip)
 		fmt.Fprintf(os.Stderr, "e2e: skipping the features labelled %s=%s (real containers: Jupyter over HTTP, skaffold, Delve, Argo CD)\n", labelNeeds, needsContainers)
 	}
+	if !provider.Skaffold {
+		skip[labelNeeds] = append(skip[labelNeeds], needsSkaffold)
+		fmt.Fprintf(os.Stderr, "e2e: skipping the features labelled %s=%s (they redeploy the controller with skaffold)\n", labelNeeds, needsSkaffold)
+	}
+	cfg.WithSkipLabels(skip)
 	testenv, err = env.NewWithContext(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

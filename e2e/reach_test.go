@@ -232,7 +232,7 @@ func runs42(ctx context.Context, t *testing.T, b *browser.Browser, url string) {
 // the tests, the suite's cluster, and, for the commands that read or write the branch, its repository.
 func labctlArgs(ctx context.Context, t *testing.T, args []string) []string {
 	s := from(ctx)
-	out := append(slices.Clone(args), "--profile", filepath.Join(t.TempDir(), "profile.yaml"), "--kubeconfig", s.kubeconfig())
+	out := append(slices.Clone(args), "--profile", filepath.Join(t.TempDir(), "profile.yaml"), "--kubeconfig", s.cluster.Kubeconfig())
 	switch args[0] {
 	case "create", "status", "list", "delete", "render", "stop", "start", "extend":
 		out = append(out, "--repo", s.publisher.Target.RepoURL)

@@ -228,8 +228,10 @@ func expectedError(t *testing.T, path string) string {
 }
 
 // Features labelled labelNeeds=needsContainers need real containers: Jupyter over HTTP, skaffold,
-// Delve, or Argo CD (which runs as containers). The Docker-free provider skips them.
+// Delve, or Argo CD (which runs as containers); the Docker-free provider skips them. Those labelled
+// needsSkaffold redeploy the controller with skaffold: only where the provider deployed it so.
 const (
 	labelNeeds      = "needs"
 	needsContainers = "containers"
+	needsSkaffold   = "skaffold" // the suite redeploys the controller with skaffold
 )

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,15 +26,8 @@ import (
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/generator"
-	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/evidence"
-	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
-	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
-	"github.com/labkit-dev/labkit/pkg/harness/localcluster"
-	"github.com/labkit-dev/labkit/pkg/harness/localproc"
-	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
-	"github.com/labkit-dev/labkit/pkg/manifests"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
@@ -47,16 +41,12 @@ type suite struct {
 	interrupted     <-chan struct{}
 
 	log       logr.Logger
-	provider  string
-	cluster   *kindcluster.Cluster  // on kind
-	local     *localcluster.Cluster // on the Docker-free provider
-	ctrl      *localproc.Process    // the controller, on the Docker-free provider
-	ctrlLog   *os.File
+	provider  stack.Provider
+	cluster   stack.Cluster
 	cfg       *rest.Config
 	client    client.Client
 	git       *gitserver.Server
 	publisher *generator.Publisher
-	skaffold  *skaffold.Skaffold
 
 	mu      sync.Mutex
 	failed  bool
@@ -88,13 +78,17 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 		return ctx, err
 	}
 	s.root = root
-	setUp := s.setUpKind
-	if s.provider == stack.ProviderLocal {
-		setUp = s.setUpLocal
+	c, err := s.provider.Up(ctx, stack.Options{Root: s.root, Name: stack.ClusterName, Kubeconfig: kubeconfigFlag(cfg),
+		HostAddress: *hostAddress, ArgoCDManifest: *argoManifest, Artifacts: s.artifacts,
+		Log: s.log, Output: prefixWriter("skaffold: "), Step: s.time})
+	if c != nil {
+		s.cluster = c // taken down by tearDown, also when a later step failed
+		cfg.WithKubeconfigFile(c.Kubeconfig())
 	}
-	if err := setUp(ctx, cfg); err != nil {
+	if err != nil {
 		return ctx, err
 	}
+	s.cfg, s.client = c.RESTConfig(), c.Client()
 	start := time.Now()
 	if err := s.serveGit(ctx); err != nil {
 		return ctx, err
@@ -103,100 +97,14 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 	return context.WithValue(ctx, suiteKey{}, s), nil
 }
 
-// setUpKind makes (or reuses) the kind cluster, deploys the controller with skaffold and installs Argo CD.
-func (s *suite) setUpKind(ctx context.Context, cfg *envconf.Config) error {
-	k, err := stack.UpKind(ctx, stack.KindOptions{Root: s.root, Name: stack.ClusterName, ArgoCDManifest: *argoManifest,
-		Log: s.log, Output: prefixWriter("skaffold: "), Step: s.time})
-	if k.Cluster != nil {
-		s.cluster = k.Cluster
-		cfg.WithKubeconfigFile(k.Cluster.Kubeconfig)
-	}
-	if err != nil {
-		return err
-	}
-	s.cfg, s.client, s.skaffold = k.Config, k.Client, k.Skaffold
-	return nil
-}
-
-// setUpLocal starts the Docker-free cluster, fakes the kind config's workers on it with kwok, and
-// runs the controller on the host. Nothing runs Argo CD there: the features that need it are skipped.
-func (s *suite) setUpLocal(ctx context.Context, cfg *envconf.Config) error {
-	start := time.Now()
-	c, err := localcluster.Start(ctx, localcluster.WithLogger(s.log))
-	if err != nil {
-		return err
-	}
-	s.local = c
-	cfg.WithKubeconfigFile(c.Kubeconfig)
-	if err := s.connect(c.Config); err != nil {
-		return err
-	}
-	nodes, err := fakenodes.LoadFile(s.path("kind-config.yaml"), stack.ClusterName)
-	if err != nil {
-		return err
-	}
-	if err := fakenodes.Create(ctx, s.client, nodes.Workers...); err != nil {
-		return err
-	}
-	if err := fakenodes.WaitReady(ctx, s.client, timeout("wait-nodes-ready"), nodes.Workers...); err != nil {
-		return err
-	}
-	// Every feature's lab gets a volume of its own; released ones are not reused.
-	if err := fakenodes.CreateVolumes(ctx, s.client, "e2e", 50, true); err != nil {
-		return err
-	}
-	s.time("local cluster up, kind's workers faked by kwok", start)
-
-	start = time.Now()
-	if _, err := apply.Apply(ctx, s.client, manifests.CRD()); err != nil {
-		return err
-	}
-	bin := s.path("bin/labkit-controller")
-	if err := localproc.Build(ctx, s.root, "./cmd/labkit-controller", bin); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(s.artifacts, 0o755); err != nil {
-		return err
-	}
-	if s.ctrlLog, err = os.Create(filepath.Join(s.artifacts, "labkit-controller.log")); err != nil {
-		return err
-	}
-	s.ctrl, err = localproc.Start(ctx, bin, []string{"--health-probe-bind-address=0"}, []string{"KUBECONFIG=" + c.Kubeconfig}, s.ctrlLog)
-	if err != nil {
-		return err
-	}
-	s.time("controller built and started on the host", start)
-	return nil
-}
-
-// kubeconfig is the path of the cluster's kubeconfig, for tools that read one.
-func (s *suite) kubeconfig() string {
-	if s.local != nil {
-		return s.local.Kubeconfig
-	}
-	return s.cluster.Kubeconfig
-}
-
-// connect makes the suite's client.
-func (s *suite) connect(cfg *rest.Config) error {
-	s.cfg = cfg
-	var err error
-	s.client, err = stack.NewClient(cfg)
-	return err
-}
-
 // serveGit serves the GitOps repository where the cluster reaches the host, seeds it, and, where Argo
 // CD runs, points a root Application (app of apps) at it.
 func (s *suite) serveGit(ctx context.Context) error {
-	host := "127.0.0.1"
-	if s.provider == stack.ProviderKind {
-		gw, err := kindcluster.GatewayAddress(ctx)
-		if err != nil {
-			return err
-		}
-		host = gw
+	host, err := s.cluster.HostAddress(ctx)
+	if err != nil {
+		return err
 	}
-	g, err := stack.ServeGitOps(ctx, s.client, host, s.provider == stack.ProviderKind, s.log)
+	g, err := stack.ServeGitOps(ctx, s.client, host, s.cluster.ArgoCD(), s.log)
 	s.git, s.publisher = g.Server, g.Publisher
 	return err
 }
@@ -212,40 +120,24 @@ func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Contex
 		interrupted = true
 	default:
 	}
-	if s.local != nil {
-		errs = append(errs, s.stopLocal())
-	}
-	switch c := s.cluster; {
-	case c == nil:
-	case s.failed && !interrupted:
-		dir := filepath.Join(s.artifacts, "kind-logs")
-		errs = append(errs, c.ExportLogs(dir))
-		if c.Created && *deleteOnFailure {
-			errs = append(errs, c.Down())
-		} else {
-			fmt.Fprintf(os.Stderr, "a test failed: cluster %s kept for a look (KUBECONFIG=%s), kind's logs in %s\n", c.Name, c.Kubeconfig, dir)
+	if c := s.cluster; c != nil {
+		// A run removes the cluster it made, also when interrupted; one that failed keeps it for a look.
+		keep := *keep
+		if s.failed && !interrupted {
+			keep = !*deleteOnFailure
+			if x, ok := c.(stack.LogExporter); ok {
+				dir := filepath.Join(s.artifacts, "kind-logs")
+				errs = append(errs, x.ExportLogs(dir))
+				fmt.Fprintf(os.Stderr, "a test failed: the nodes' logs are in %s\n", dir)
+			}
+			if keep {
+				fmt.Fprintf(os.Stderr, "a test failed: the cluster is kept for a look where it can be (KUBECONFIG=%s)\n", c.Kubeconfig())
+			}
 		}
-	case c.Created && !*keep:
-		// A run that made the cluster removes it, also when interrupted; a reused one stays.
-		errs = append(errs, c.Down())
+		errs = append(errs, c.Down(context.WithoutCancel(ctx), keep))
 	}
 	s.printTimings()
 	return ctx, errors.Join(errs...)
-}
-
-// stopLocal stops the controller and the Docker-free cluster: local processes cannot outlive the run.
-func (s *suite) stopLocal() error {
-	var errs []error
-	if s.ctrl != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		errs = append(errs, s.ctrl.Stop(ctx), s.ctrlLog.Close())
-	}
-	errs = append(errs, s.local.Stop())
-	if s.failed && s.ctrlLog != nil {
-		fmt.Fprintf(os.Stderr, "a test failed: the controller's log is %s\n", s.ctrlLog.Name())
-	}
-	return errors.Join(errs...)
 }
 
 // printTimings prints how long each phase and feature took, and keeps it in artifacts/e2e-timings.txt.
@@ -313,4 +205,13 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 		fmt.Fprintln(os.Stderr)
 	}
 	return len(b), nil
+}
+
+// kubeconfigFlag is the --kubeconfig given: e2e-framework's, or controller-runtime's, which registers
+// a flag of that name first (e2e-framework then leaves its own unset).
+func kubeconfigFlag(cfg *envconf.Config) string {
+	if f := flag.Lookup("kubeconfig"); f != nil && cfg.KubeconfigFile() == "" {
+		return f.Value.String()
+	}
+	return cfg.KubeconfigFile()
 }

@@ -46,23 +46,24 @@ const (
 	ControllerSelector  = "app.kubernetes.io/name=labkit-controller"
 )
 
-// The cluster providers: kind, the Docker-free local control plane, or whichever the machine can run.
+// The cluster providers: kind, the Docker-free local control plane, an existing cluster from a
+// kubeconfig, or auto: kind or local, whichever the machine can run.
 const (
-	ProviderAuto  = "auto"
-	ProviderKind  = "kind"
-	ProviderLocal = "local"
+	ProviderAuto       = "auto"
+	ProviderKind       = "kind"
+	ProviderLocal      = "local"
+	ProviderKubeconfig = "kubeconfig"
 )
 
 // ChooseProvider resolves a --provider flag: auto is kind when a Docker engine answers, else local.
 // It says on stderr, after who, which provider runs and why.
 func ChooseProvider(ctx context.Context, who, flagValue string) (string, error) {
-	switch flagValue {
-	case ProviderKind, ProviderLocal:
+	if flagValue != ProviderAuto && flagValue != "" {
+		if _, err := LookupProvider(flagValue); err != nil {
+			return "", err
+		}
 		fmt.Fprintf(os.Stderr, "%s: provider %s (--provider=%s)\n", who, flagValue, flagValue)
 		return flagValue, nil
-	case ProviderAuto, "":
-	default:
-		return "", fmt.Errorf("--provider=%q: want kind, local or auto", flagValue)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
