@@ -4,13 +4,14 @@ package e2e
 
 import (
 	"context"
-	"net/rpc"
-	"net/rpc/jsonrpc"
+	"net"
 	"os"
 	"regexp"
 	"testing"
 	"time"
 
+	"github.com/go-delve/delve/service/api"
+	"github.com/go-delve/delve/service/rpc2"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -47,44 +48,61 @@ func TestDebug(t *testing.T) {
 			}
 			return context.WithValue(ctx, debugKey{}, debugging{session: session, delve: found[1]})
 		}).
-		Assess("Delve stops in Reconcile for the new lab", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		Assess("Delve stops in Reconcile for the new lab, reads its name and GPU count, steps and continues", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s, dbg := from(ctx), ctx.Value(debugKey{}).(debugging)
-			conn, err := jsonrpc.Dial("tcp", dbg.delve)
+			conn, err := net.DialTimeout("tcp", dbg.delve, 30*time.Second)
 			if err != nil {
 				t.Fatalf("connect to Delve at %s: %v", dbg.delve, err)
 			}
-			d := &delve{conn}
-			defer d.detach()
-			// skaffold starts the controller running (dlv --continue): stop it to set the breakpoint.
-			if _, err := d.command("halt"); err != nil {
+			// Delve's own client, as dlv connect and IDEs use it.
+			d := rpc2.NewClientFromConn(conn)
+			defer func() {
+				if err := d.Disconnect(true); err != nil { // the controller runs on
+					t.Error(err)
+				}
+			}()
+			// skaffold starts the controller running (dlv --continue): stop it to set the breakpoints.
+			if _, err := d.Halt(); err != nil {
 				t.Fatal(err)
 			}
-			id, err := d.breakAt(reconcileFunc, `req.NamespacedName.Namespace == "`+namespace(ctx)+`"`)
+			ns := namespace(ctx)
+			reconcile, err := d.CreateBreakpoint(&api.Breakpoint{FunctionName: reconcileFunc, Cond: `req.NamespacedName.Namespace == "` + ns + `"`})
 			if err != nil {
 				t.Fatal(err)
 			}
-			stopped := d.c.Go("RPCServer.Command", map[string]string{"name": "continue"}, &commandOut{}, nil)
-
-			lab, err := os.ReadFile(s.path("fixture/jupyterlab/valid-cpu.yaml"))
+			stopped := d.Continue()
+			lab, err := os.ReadFile(s.path("fixture/jupyterlab/valid-gpu.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := apply.Apply(ctx, s.client, lab, apply.WithNamespace(namespace(ctx))); err != nil {
+			if _, err := apply.Apply(ctx, s.client, lab, apply.WithNamespace(ns)); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case call := <-stopped.Done:
-				if call.Error != nil {
-					t.Fatal(call.Error)
-				}
-				st := call.Reply.(*commandOut).State
-				if st.CurrentThread == nil || st.CurrentThread.Breakpoint == nil || st.CurrentThread.Breakpoint.ID != id {
-					t.Fatalf("Delve stopped, but not at the breakpoint in %s: %+v", reconcileFunc, st)
-				}
-			case <-time.After(timeout("wait-new-pod")):
-				t.Fatalf("wait-new-pod: Delve did not stop in %s within %s of creating a lab", reconcileFunc, timeout("wait-new-pod"))
+			at := stoppedAt(t, stopped, reconcile.ID, reconcileFunc)
+			if got := eval(t, d, at, "req.NamespacedName.Name"); got != `"ada-a100"` {
+				t.Errorf("req.NamespacedName.Name in Reconcile = %s, want the new lab's name", got)
 			}
-			if err := d.clear(id); err != nil {
+			// A step over the line it stopped at stays in Reconcile, on a later line.
+			next, err := d.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if th := next.CurrentThread; th == nil || th.Function == nil || th.Function.Name() != reconcileFunc || th.Line <= at.Line {
+				t.Errorf("after next: %+v; want Reconcile past line %d", th, at.Line)
+			}
+			// Where the lab is at hand: its children are made from its spec.
+			if _, err := d.ClearBreakpoint(reconcile.ID); err != nil {
+				t.Fatal(err)
+			}
+			children, err := d.CreateBreakpoint(&api.Breakpoint{FunctionName: ensureChildrenFunc, Cond: `lab.ObjectMeta.Namespace == "` + ns + `"`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at = stoppedAt(t, d.Continue(), children.ID, ensureChildrenFunc)
+			if got := eval(t, d, at, "lab.Spec.GPU.Count"); got != "1" {
+				t.Errorf("lab.Spec.GPU.Count = %s, want valid-gpu.yaml's 1", got)
+			}
+			if _, err := d.ClearBreakpoint(children.ID); err != nil {
 				t.Error(err)
 			}
 			return ctx
@@ -103,47 +121,36 @@ func TestDebug(t *testing.T) {
 	testenv.Test(t, debug)
 }
 
-// delve is a Delve client over its JSON-RPC API (the one `dlv connect` and IDEs speak).
-type delve struct{ c *rpc.Client }
+// ensureChildrenFunc makes a lab's children from its spec.
+const ensureChildrenFunc = "github.com/labkit-dev/labkit/pkg/controller.(*JupyterLabReconciler).ensureChildren"
 
-type delveState struct {
-	Running       bool `json:"Running"`
-	CurrentThread *struct {
-		Breakpoint *struct {
-			ID           int    `json:"id"`
-			FunctionName string `json:"functionName"`
-		} `json:"breakPoint"`
-		Function *struct {
-			Name string `json:"name"`
-		} `json:"function"`
-	} `json:"currentThread"`
-}
-
-type commandOut struct{ State delveState }
-
-func (d *delve) command(name string) (delveState, error) {
-	var out commandOut
-	err := d.c.Call("RPCServer.Command", map[string]string{"name": name}, &out)
-	return out.State, err
-}
-
-// breakAt sets a breakpoint on function that stops only when cond (a Go expression) holds.
-func (d *delve) breakAt(function, cond string) (int, error) {
-	var out struct {
-		Breakpoint struct {
-			ID int `json:"id"`
+// stoppedAt waits until Delve, continued, stops at breakpoint id in function, and returns where.
+func stoppedAt(t *testing.T, states <-chan *api.DebuggerState, id int, function string) *api.Thread {
+	t.Helper()
+	select {
+	case st, ok := <-states:
+		if !ok || st == nil {
+			t.Fatalf("Delve stopped reporting before stopping in %s", function)
 		}
+		if st.Err != nil {
+			t.Fatal(st.Err)
+		}
+		if th := st.CurrentThread; th == nil || th.Breakpoint == nil || th.Breakpoint.ID != id {
+			t.Fatalf("Delve stopped, but not at the breakpoint in %s: %+v", function, st.CurrentThread)
+		}
+		return st.CurrentThread
+	case <-time.After(timeout("wait-new-pod")):
+		t.Fatalf("wait-new-pod: Delve did not stop in %s within %s of creating a lab", function, timeout("wait-new-pod"))
 	}
-	err := d.c.Call("RPCServer.CreateBreakpoint", map[string]any{"Breakpoint": map[string]any{"functionName": function, "Cond": cond}}, &out)
-	return out.Breakpoint.ID, err
+	return nil
 }
 
-func (d *delve) clear(id int) error {
-	return d.c.Call("RPCServer.ClearBreakpoint", map[string]any{"Id": id}, &struct{}{})
-}
-
-// detach lets the controller run on and disconnects, leaving Delve serving other clients.
-func (d *delve) detach() {
-	d.c.Go("RPCServer.Command", map[string]string{"name": "continue"}, &commandOut{}, nil)
-	d.c.Close()
+// eval is the value of expr in the goroutine Delve stopped in, as Delve prints it.
+func eval(t *testing.T, d *rpc2.RPCClient, at *api.Thread, expr string) string {
+	t.Helper()
+	v, err := d.EvalVariable(api.EvalScope{GoroutineID: at.GoroutineID}, expr, api.LoadConfig{FollowPointers: true, MaxVariableRecurse: 1, MaxStringLen: 256})
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v.SinglelineString()
 }
