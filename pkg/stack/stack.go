@@ -26,6 +26,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/gitops"
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/gitserver"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
@@ -137,6 +138,15 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	if err != nil {
 		return k, err
 	}
+	if k.Config, err = c.RESTConfig(); err != nil {
+		return k, err
+	}
+	if k.Client, err = NewClient(k.Config); err != nil {
+		return k, err
+	}
+	if err := fakenodes.AdvertiseGPUs(ctx, k.Client); err != nil {
+		return k, err
+	}
 	o.step("cluster up ("+map[bool]string{true: "created", false: "reused"}[c.Created]+")", start)
 
 	start = time.Now()
@@ -148,13 +158,6 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 		o.Log.Info("Image not in the local Docker; nodes will pull it", "image", img)
 	}
 	o.step("images preloaded", start)
-
-	if k.Config, err = c.RESTConfig(); err != nil {
-		return k, err
-	}
-	if k.Client, err = NewClient(k.Config); err != nil {
-		return k, err
-	}
 
 	start = time.Now()
 	k.Skaffold = skaffold.New(skaffold.WithDir(o.Root), skaffold.WithBinary(o.path("bin/skaffold")),

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 	"github.com/labkit-dev/labkit/pkg/stack"
@@ -41,6 +42,17 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := kindcluster.Up(cmd.Context(), flags.name, kindcluster.WithConfigFile(flags.config), kindcluster.WithLogger(log))
 			if err != nil {
+				return err
+			}
+			cfg, err := c.RESTConfig()
+			if err != nil {
+				return err
+			}
+			cl, err := stack.NewClient(cfg)
+			if err != nil {
+				return err
+			}
+			if err := fakenodes.AdvertiseGPUs(cmd.Context(), cl); err != nil {
 				return err
 			}
 			absent, err := c.LoadImages(cmd.Context(), flags.images...)
@@ -112,7 +124,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 					}
 				}
 				gpus := n.Status.Allocatable[fakenodes.GPUResource]
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n.Name, ready, n.Labels["nvidia.com/gpu.product"], gpus.String())
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", n.Name, ready, n.Labels[labkitv1alpha1.GPUProductLabel], gpus.String())
 			}
 			return w.Flush()
 		},

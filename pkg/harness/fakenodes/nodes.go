@@ -2,6 +2,7 @@ package fakenodes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
@@ -196,4 +198,37 @@ func notReadyNodes(want map[string]bool, nodes []corev1.Node) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// AdvertiseGPUs sets GPUResource capacity and allocatable on every node labelled GPUCountLabel, to that
+// count, through the node status (as a device plugin would), so pods that ask for GPUs schedule and
+// run without one: the fake GPUs of a kind cluster's real nodes. Nodes without the label are left
+// alone; a node already advertising its count is not written.
+func AdvertiseGPUs(ctx context.Context, cl client.Client) error {
+	nodes := &corev1.NodeList{}
+	if err := cl.List(ctx, nodes); err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	var errs []error
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		label, ok := n.Labels[GPUCountLabel]
+		if !ok {
+			continue
+		}
+		count, err := GPUCount(label)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
+			continue
+		}
+		q := *resource.NewQuantity(count, resource.DecimalSI)
+		if have, ok := n.Status.Allocatable[GPUResource]; ok && have.Equal(q) {
+			continue
+		}
+		patch := fmt.Appendf(nil, `{"status":{"capacity":{%q:%q},"allocatable":{%q:%q}}}`, GPUResource, q.String(), GPUResource, q.String())
+		if err := cl.Status().Patch(ctx, n, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			errs = append(errs, fmt.Errorf("advertise %d GPUs on node %s: %w", count, n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

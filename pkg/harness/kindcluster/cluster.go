@@ -16,19 +16,15 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kind/pkg/cluster"
 
-	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/internal/exec"
 )
 
-// Fake GPUs are declared in the kind config as node labels (fakenodes.GPUCountLabel); Up advertises
-// them as node capacity (fakenodes.GPUResource).
 const (
 	// configHashKey is where Up records the config a cluster was made from, to reuse it only for the same one.
 	configHashKey       = "config-sha256"
@@ -117,8 +113,9 @@ func newProvider(log logr.Logger) *cluster.Provider {
 }
 
 // Up returns the cluster called name, creating it from the config file unless one made from the same
-// config exists already, and advertises the fake GPUs of its nodes. A cluster of that name made from
-// another config is an error (ErrConfigChanged): delete it first.
+// config exists already. A cluster of that name made from another config is an error
+// (ErrConfigChanged): delete it first. It knows nothing of GPUs: fakenodes.AdvertiseGPUs is the step
+// that gives nodes labelled with a GPU count their fake GPUs.
 func Up(ctx context.Context, name string, opts ...Option) (*Cluster, error) {
 	o, err := newOptions(name, opts)
 	if err != nil {
@@ -178,7 +175,7 @@ func Up(ctx context.Context, name string, opts ...Option) (*Cluster, error) {
 			return c, err
 		}
 	}
-	return c, c.AdvertiseGPUs(ctx)
+	return c, nil
 }
 
 // Get returns an existing cluster without changing it.
@@ -289,47 +286,6 @@ func (c *Cluster) recordConfigHash(ctx context.Context, hash string) error {
 		return fmt.Errorf("record the config of cluster %q: %w", c.Name, err)
 	}
 	return nil
-}
-
-// AdvertiseGPUs sets nvidia.com/gpu capacity and allocatable on every node labelled nvidia.com/gpu.count,
-// to that count, through the node status (as a device plugin would), so pods that ask for GPUs schedule
-// and run without one. Nodes without the label are left alone.
-func (c *Cluster) AdvertiseGPUs(ctx context.Context) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	return AdvertiseGPUs(ctx, cl)
-}
-
-// AdvertiseGPUs does what Cluster.AdvertiseGPUs does, on any cluster.
-func AdvertiseGPUs(ctx context.Context, cl client.Client) error {
-	nodes := &corev1.NodeList{}
-	if err := cl.List(ctx, nodes); err != nil {
-		return fmt.Errorf("list nodes: %w", err)
-	}
-	var errs []error
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		label, ok := n.Labels[fakenodes.GPUCountLabel]
-		if !ok {
-			continue
-		}
-		count, err := fakenodes.GPUCount(label)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("node %s: %w", n.Name, err))
-			continue
-		}
-		q := *resource.NewQuantity(count, resource.DecimalSI)
-		if have, ok := n.Status.Allocatable[fakenodes.GPUResource]; ok && have.Equal(q) {
-			continue
-		}
-		patch := fmt.Appendf(nil, `{"status":{"capacity":{%q:%q},"allocatable":{%q:%q}}}`, fakenodes.GPUResource, q.String(), fakenodes.GPUResource, q.String())
-		if err := cl.Status().Patch(ctx, n, client.RawPatch("application/merge-patch+json", patch)); err != nil {
-			errs = append(errs, fmt.Errorf("advertise %d GPUs on node %s: %w", count, n.Name, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // GatewayAddress is the IPv4 gateway of the docker network kind puts its nodes on: the host's address
