@@ -68,12 +68,20 @@ func (c *Cmd) run(stdout, stderr *bytes.Buffer) error {
 			// "signal: killed" says less than why it was killed.
 			err = ctxErr
 		}
+		// The output goes on the *os/exec.ExitError too: a caller outside this module cannot name
+		// RunError, but errors.As gives it the exit code and the output through the standard type.
+		if exit, ok := err.(*osexec.ExitError); ok && exit.Stderr == nil {
+			exit.Stderr = stderr.Bytes()
+		}
 		return &RunError{Command: c.argv, Output: stderr.Bytes(), Inner: err}
 	}
 	return nil
 }
 
-// RunError is the error of a command that could not start or did not succeed.
+// RunError is the error of a command that could not start or did not succeed. The harness's exported
+// functions return it; importers outside the module reach its parts through the standard library:
+// errors.As(err, new(*exec.ExitError)) for the exit code and output (ExitError.Stderr), errors.Is for
+// the context's error.
 type RunError struct {
 	Command []string // name and arguments
 	Output  []byte   // stdout and stderr combined (Run) or stderr alone (Output)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	osexec "os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,23 @@ func TestStartStopsTheProcessGroupWhenTheContextEnds(t *testing.T) {
 	}
 	if err := p.Wait(); err == nil {
 		t.Error("an interrupted process reported success")
+	}
+}
+
+// An importer outside the module cannot name RunError: the exit code and the output reach it through
+// the standard library's *exec.ExitError.
+func TestAFailureIsInspectableThroughTheStandardExitError(t *testing.T) {
+	t.Parallel()
+	err := exec.Command(t.Context(), "sh", "-c", "echo out; echo why >&2; exit 3").Run()
+	var exit *osexec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("Run() = %v, want an *exec.ExitError inside", err)
+	}
+	if exit.ExitCode() != 3 || string(exit.Stderr) != "out\nwhy\n" {
+		t.Errorf("exit code %d, output %q; want 3 and the command's output", exit.ExitCode(), exit.Stderr)
+	}
+	_, err = exec.Command(t.Context(), "sh", "-c", "echo out; echo why >&2; exit 4").Output()
+	if !errors.As(err, &exit) || exit.ExitCode() != 4 || string(exit.Stderr) != "why\n" {
+		t.Errorf("Output() = %v; want exit 4 and stderr alone", err)
 	}
 }
