@@ -28,6 +28,9 @@ const EnvChromium = "LABKIT_CHROMIUM"
 // kernel and rendering JupyterLab can take tens of seconds.
 const DefaultStepTimeout = 60 * time.Second
 
+// StartTimeout bounds starting the browser and opening its tab, whatever the step timeout.
+const StartTimeout = 60 * time.Second
+
 // pollInterval is how often a wait looks at the page again.
 const pollInterval = 200 * time.Millisecond
 
@@ -202,8 +205,10 @@ func Start(ctx context.Context, opts ...Option) (*Browser, error) {
 		chromedp.WithLogf(func(format string, args ...any) { chromedpLog.Info(fmt.Sprintf(format, args...)) }),
 		chromedp.WithErrorf(func(format string, args ...any) { chromedpLog.Info(fmt.Sprintf(format, args...)) }),
 	)
-	startCtx, cancel := context.WithTimeoutCause(ctx, c.stepTimeout,
-		fmt.Errorf("the browser took longer than %s to start: %w", c.stepTimeout, context.DeadlineExceeded))
+	// Starting is bounded on its own, not by the step timeout: a short step timeout must not fail a
+	// browser that a loaded machine starts slowly.
+	startCtx, cancel := context.WithTimeoutCause(ctx, StartTimeout,
+		fmt.Errorf("the browser took longer than %s to start: %w", StartTimeout, context.DeadlineExceeded))
 	defer cancel()
 	// ctx bounds the start. closeTab must run once only: a second call can block for good.
 	closed := make(chan struct{})

@@ -190,7 +190,7 @@ func TestStartGivesUpWithItsContext(t *testing.T) {
 // TestOpenJupyterOnPagesThatAreNoLoginForm checks that OpenJupyter says what it found when a page is
 // not a Jupyter login form.
 func TestOpenJupyterOnPagesThatAreNoLoginForm(t *testing.T) {
-	b := startBrowser(t, WithExecPath(needChromium(t)), WithStepTimeout(5*time.Second), WithLogger(testr.New(t)))
+	b := startBrowser(t, WithExecPath(needChromium(t)), WithStepTimeout(15*time.Second), WithLogger(testr.New(t)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		switch r.URL.Path {
@@ -214,13 +214,13 @@ func TestOpenJupyterOnPagesThatAreNoLoginForm(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("OpenJupyter() = %v, want it to time out", err)
 		}
-		for _, want := range []string{`step "login-page" took longer than 5s`, `a page titled "Welcome"`, `"nothing to see here"`} {
+		for _, want := range []string{`step "login-page" took longer than 15s`, `a page titled "Welcome"`, `"nothing to see here"`} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("OpenJupyter() = %v, want %q in it", err, want)
 			}
 		}
-		if took := time.Since(start); took > 30*time.Second {
-			t.Errorf("OpenJupyter() took %s, want about the 5s step timeout", took)
+		if took := time.Since(start); took > 2*time.Minute {
+			t.Errorf("OpenJupyter() took %s, want about the 15s step timeout", took)
 		}
 	})
 	t.Run("a URL that is not http", func(t *testing.T) {
