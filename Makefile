@@ -116,6 +116,10 @@ bench-scale: tools local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok
 bench-reach: tools ## On kind: time labctl create --wait to the lab answering through the ingress (5 labs), and stop/start of a GPU lab; print tables.
 	$(GO) run ./e2e/benchreach --root .
 
+.PHONY: bench-dev
+bench-dev: tools ## On kind: time make dev's inner loop, a saved .go file to the new controller running (5 edits); print min/median/max of each part.
+	$(GO) run ./e2e/benchdev --root .
+
 ##@ Build
 
 .PHONY: build
