@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -15,130 +13,51 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// controller is labkit-controller under measurement: its Prometheus metrics, and its process on the
-// host (local) or in the cluster (kind).
+// controller is labkit-controller under measurement: its Prometheus metrics, and, where it runs on
+// this machine, its process.
 type controller struct {
 	get  func(ctx context.Context) (io.ReadCloser, error) // GET /metrics
-	p    *localproc.Process                               // on the host: RSS, peak RSS and CPU from /proc
+	p    *localproc.Process                               // on this machine: RSS, peak RSS and CPU from /proc
 	stop func() error
 
 	mu   sync.Mutex
 	peak float64 // in the cluster: the highest RSS the sampler saw
 }
 
-// startController runs the controller on the host with its default flags (those users get) plus
-// extra, and waits until its metrics answer.
-func startController(ctx context.Context, bin, kubeconfig string, extra []string) (*controller, error) {
-	addr, err := localproc.FreeAddress()
+// measure is the controller the cluster runs, once its metrics answer. Where /proc cannot be read (a
+// controller in the cluster), its RSS is sampled from its metrics every second, for the peak.
+func measure(ctx context.Context, cluster stack.Cluster) (*controller, error) {
+	sc, err := cluster.Controller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	log, err := os.CreateTemp("", "labkit-controller-*.log")
-	if err != nil {
-		return nil, err
+	ctrl := &controller{get: sc.Metrics, p: sc.Process, stop: func() error { return nil }}
+	if ctrl.p == nil {
+		sampling, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = wait.PollUntilContextCancel(sampling, time.Second, true, func(ctx context.Context) (bool, error) {
+				if s, err := ctrl.scrape(ctx); err == nil {
+					ctrl.mu.Lock()
+					ctrl.peak = max(ctrl.peak, s.rss)
+					ctrl.mu.Unlock()
+				}
+				return false, nil
+			})
+		}()
+		ctrl.stop = func() error { cancel(); <-done; return nil }
 	}
-	args := append([]string{"--metrics-bind-address=" + addr, "--health-probe-bind-address=0"}, extra...)
-	p, err := localproc.Start(ctx, bin, args, []string{"KUBECONFIG=" + kubeconfig}, log)
-	if err != nil {
-		return nil, err
-	}
-	url := "http://" + addr + "/metrics"
-	c := &controller{p: p, get: func(ctx context.Context) (io.ReadCloser, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return resp.Body, nil
-	}}
-	c.stop = func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		err := p.Stop(ctx)
-		log.Close()
-		fmt.Printf("bench-scale: the controller's log is %s\n", log.Name())
-		return err
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		select {
-		case <-p.Done():
-			return false, fmt.Errorf("labkit-controller exited; its log is %s", log.Name())
-		default:
-		}
-		_, err := c.scrape(ctx)
-		return err == nil, nil
-	})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("wait-controller-metrics: %w", err), c.stop())
-	}
-	fmt.Printf("bench-scale: labkit-controller runs as pid %d, %s; log %s\n", p.Pid(), strings.Join(args, " "), log.Name())
-	return c, nil
-}
-
-// clusterController is the controller skaffold deployed: its metrics are read through the API server's
-// proxy to its pod, and its RSS is sampled from them every second for the peak.
-func clusterController(ctx context.Context, cfg *rest.Config, c client.Client) (*controller, error) {
-	sel, err := labels.Parse(stack.ControllerSelector)
-	if err != nil {
-		return nil, err
-	}
-	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(stack.ControllerNamespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, err
-	}
-	var pod string
-	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			pod = p.Name
-		}
-	}
-	if pod == "" {
-		return nil, fmt.Errorf("no running labkit-controller pod in namespace %s", stack.ControllerNamespace)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ctrl := &controller{get: func(ctx context.Context) (io.ReadCloser, error) {
-		return cs.CoreV1().Pods(stack.ControllerNamespace).ProxyGet("http", pod, "8080", "metrics", nil).Stream(ctx)
-	}}
-	sampling, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = wait.PollUntilContextCancel(sampling, time.Second, true, func(ctx context.Context) (bool, error) {
-			if s, err := ctrl.scrape(ctx); err == nil {
-				ctrl.mu.Lock()
-				ctrl.peak = max(ctrl.peak, s.rss)
-				ctrl.mu.Unlock()
-			}
-			return false, nil
-		})
-	}()
-	ctrl.stop = func() error { cancel(); <-done; return nil }
 	if _, err := ctrl.scrape(ctx); err != nil {
-		ctrl.stop()
-		return nil, fmt.Errorf("controller pod %s/%s metrics: %w", stack.ControllerNamespace, pod, err)
+		return nil, errors.Join(fmt.Errorf("labkit-controller, %s: its metrics: %w", sc.Where, err), ctrl.stop())
 	}
-	fmt.Printf("bench-scale: labkit-controller runs in pod %s/%s\n", stack.ControllerNamespace, pod)
+	fmt.Printf("bench-scale: labkit-controller runs as %s\n", sc.Where)
 	return ctrl, nil
 }
 

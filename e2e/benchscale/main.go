@@ -1,16 +1,17 @@
 // Command benchscale is `make bench-scale`: it runs labkit at scale on fake kwok nodes and prints a
 // table of figures. It is a benchmark, not a test: it fails only when something breaks, never on time.
 //
-// On the Docker-free provider it starts a local control plane with the fake node pools of
-// kind-config.yaml and runs the controller on the host. It first times a baseline: the objects the
-// controller would make for the labs, created directly with no controller. It then creates labs that fill every fake GPU exactly
-// through the API, and measures how fast they become Ready, what the controller costs and how many
-// API requests a reconcile makes. One more GPU request must then be refused by labctl and, applied
-// directly, be reported Unschedulable, with the other labs undisturbed.
-//
-// On kind it makes a cluster of its own as make e2e does (controller deployed by skaffold, Argo CD),
-// adds the pools with kwok, and fills the GPUs twice: through the API, then, after deleting those
-// labs, through the GitOps path: one commit of every lab and its Application, synced by Argo CD.
+// It brings up a cluster of its own with a provider of pkg/stack (the Docker-free local control plane
+// with the controller on the host, or kind with the controller deployed by skaffold and Argo CD, as
+// make e2e does) and adds the fake node pools of kind-config.yaml with kwok (--scale times over). It
+// first times a baseline: the objects the controller would make for the labs, created directly with
+// no controller. It then creates labs that fill every fake GPU exactly through the API, and measures
+// how fast they become Ready, what the controller costs and how many API requests a reconcile makes.
+// Where Argo CD runs, it deletes those labs and fills the GPUs again through the GitOps path: one
+// commit of every lab and its Application, synced by Argo CD. One more GPU request must then be
+// refused by labctl and, applied directly, be reported Unschedulable, with the other labs undisturbed.
+// Where the controller runs on this machine, it last measures what watching every lab's activity for
+// idle culling costs.
 package main
 
 import (
@@ -28,25 +29,25 @@ import (
 func main() {
 	var o options
 	flag.StringVar(&o.provider, "provider", stack.ProviderAuto, "where to run: kind (needs Docker; adds the GitOps path), local (Docker-free), or auto: kind if a Docker engine answers, else local")
-	flag.StringVar(&o.cluster, "cluster", "labkit-scale", "on kind: the cluster the run makes, and deletes after")
-	flag.BoolVar(&o.keepCluster, "keep-cluster", false, "on kind: keep the cluster after the run, for a look")
+	flag.StringVar(&o.cluster, "cluster", "labkit-scale", "the cluster the run makes, and deletes after, where the provider names clusters")
+	flag.BoolVar(&o.keepCluster, "keep-cluster", false, "keep the cluster after the run, for a look, where it can outlive the run (kind)")
+	flag.IntVar(&o.scale, "scale", 1, "make kind-config.yaml's fake node pools this many times over: 1 is 1,000 labs, 2 is 2,000, 5 is 5,000")
 	flag.StringVar(&o.root, "root", ".", "the project: kind-config.yaml and cmd/")
 	flag.StringVar(&o.namespace, "namespace", "scale", "namespace of the labs")
-	flag.BoolVar(&o.baseline, "baseline", true, "on local: first time the objects of the labs created directly, with no controller: the floor under the labs' figure")
+	flag.BoolVar(&o.baseline, "baseline", true, "first time the objects of the labs created directly, with no controller: the floor under the labs' figure")
 	flag.IntVar(&o.labctlRuns, "labctl-runs", 5, "how many times `labctl nodes` is timed")
-	flag.DurationVar(&o.cullingPeriod, "culling-period", 10*time.Second, "on local: how often the controller reads each lab's activity while its culling cost is measured")
-	flag.DurationVar(&o.cullingWindow, "culling-window", time.Minute, "on local: how long the culling cost is measured; 0 skips it")
+	flag.DurationVar(&o.cullingPeriod, "culling-period", 10*time.Second, "where the controller runs on this machine (local): how often it reads each lab's activity while its culling cost is measured")
+	flag.DurationVar(&o.cullingWindow, "culling-window", time.Minute, "where the controller runs on this machine (local): how long the culling cost is measured; 0 skips it")
 	flag.Var(&o.controllerArgs, "controller-arg", "an extra flag for the controller, e.g. --controller-arg=--kube-api-qps=20 (repeatable)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	provider, err := stack.ChooseProvider(ctx, "bench-scale", o.provider)
+	name, err := stack.ChooseProvider(ctx, "bench-scale", o.provider)
 	if err == nil {
-		run := runLocal
-		if provider == stack.ProviderKind {
-			run = runKind
+		var provider stack.Provider
+		if provider, err = stack.LookupProvider(name); err == nil {
+			err = run(ctx, provider, o)
 		}
-		err = run(ctx, o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)
@@ -61,6 +62,7 @@ type options struct {
 	baseline          bool
 	root, namespace   string
 	labctlRuns        int
+	scale             int
 	controllerArgs    stringList
 	cullingPeriod     time.Duration
 	cullingWindow     time.Duration

@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/labkit-dev/labkit/pkg/harness/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
 )
 
@@ -35,6 +37,11 @@ type Cluster interface {
 	// Skaffold deploys the controller when the provider runs it in the cluster with skaffold; nil
 	// otherwise.
 	Skaffold() *skaffold.Skaffold
+	// AddFakeNodes adds kwok's fake nodes of the pools and waits until they are Ready; volumes for
+	// their pods come from fakenodes.CreateVolumes. A provider that did not make the cluster refuses.
+	AddFakeNodes(ctx context.Context, pools ...fakenodes.Pool) error
+	// Controller is the controller running there, for measuring it.
+	Controller(ctx context.Context) (*Controller, error)
 	// Down removes what the provider made. keep asks to leave the cluster running for a look, where
 	// it can outlive the process (local processes cannot); a cluster the provider did not make is
 	// always left. What was left, and how to reach it, is said on Options.Log.
@@ -47,12 +54,15 @@ type LogExporter interface {
 }
 
 // A Provider makes Clusters. Containers says whether its nodes run real containers (Jupyter, Argo CD,
-// skaffold, Delve), and Skaffold whether it deploys the controller with skaffold (so that a suite may
-// redeploy it): known before Up, so that a suite can skip what needs them.
+// skaffold, Delve), Skaffold whether it deploys the controller with skaffold (so that a suite may
+// redeploy it), and HostController whether it runs the controller as a process on this machine (so
+// that Options.ControllerArgs reach it): known before Up, so that a suite or a benchmark can skip what
+// needs them.
 type Provider struct {
-	Name, Help string
-	Containers bool
-	Skaffold   bool
+	Name, Help     string
+	Containers     bool
+	Skaffold       bool
+	HostController bool
 	// Up makes the cluster ready, the controller running. On error, a Cluster it returns (not nil) is
 	// to be taken down by the caller.
 	Up func(ctx context.Context, o Options) (Cluster, error)
@@ -67,10 +77,20 @@ type Options struct {
 	// HostAddress is where the cluster's pods reach this machine, for a provider that cannot tell.
 	HostAddress    string
 	ArgoCDManifest string // a file or an http(s) URL; empty for the pinned argo-cd module's
-	Artifacts      string // where a provider keeps what it writes, e.g. the log of a controller on the host
-	Log            logr.Logger
-	Output         io.Writer                          // the tools' output (skaffold)
-	Step           func(what string, start time.Time) // told when each step is done; may be nil
+	// ArgoCD are more options for the Argo CD install, e.g. sizing it for many Applications.
+	ArgoCD []argocd.Option
+	// IngressHostPort is where the host reaches the ingress controller, where the provider installs
+	// one; IngressHostPort when 0. Another port lets a second cluster run beside the e2e one.
+	IngressHostPort int32
+	// ControllerArgs are more flags for the controller; only a HostController provider takes them.
+	ControllerArgs []string
+	// New asks for a cluster of the run's own, whose figures are those of a fresh cluster: a provider
+	// that would reuse one refuses, and one that makes none (kubeconfig) too.
+	New       bool
+	Artifacts string // where a provider keeps what it writes, e.g. the log of a controller on the host
+	Log       logr.Logger
+	Output    io.Writer                          // the tools' output (skaffold)
+	Step      func(what string, start time.Time) // told when each step is done; may be nil
 }
 
 func (o Options) step(what string, start time.Time) {

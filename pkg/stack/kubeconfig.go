@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
 )
 
@@ -36,6 +37,12 @@ type existing struct {
 }
 
 func upKubeconfig(ctx context.Context, o Options) (Cluster, error) {
+	if o.New {
+		return nil, fmt.Errorf("provider %s runs on a cluster someone else made, and this run needs one of its own (it adds fake nodes and fills their GPUs): use provider %s or %s", ProviderKubeconfig, ProviderKind, ProviderLocal)
+	}
+	if len(o.ControllerArgs) > 0 {
+		return nil, fmt.Errorf("provider %s: controller flags %v cannot be given: the cluster's own controller runs with its own flags", ProviderKubeconfig, o.ControllerArgs)
+	}
 	if o.Kubeconfig != "" {
 		if _, err := os.Stat(o.Kubeconfig); err != nil {
 			return nil, fmt.Errorf("provider %s: --kubeconfig %s: no such file; give the kubeconfig of the cluster to run on", ProviderKubeconfig, o.Kubeconfig)
@@ -98,6 +105,16 @@ func (e *existing) ArgoCD() bool                 { return e.argo }
 func (e *existing) Skaffold() *skaffold.Skaffold { return nil } // its controller is not ours to redeploy
 
 func (e *existing) HostAddress(context.Context) (string, error) { return e.host, nil }
+
+// AddFakeNodes refuses: fake nodes are not for a cluster someone else made.
+func (e *existing) AddFakeNodes(context.Context, ...fakenodes.Pool) error {
+	return fmt.Errorf("provider %s adds no fake nodes to a cluster it did not make (context %q)", ProviderKubeconfig, e.context)
+}
+
+// Controller is the controller's pod there.
+func (e *existing) Controller(ctx context.Context) (*Controller, error) {
+	return inClusterController(ctx, e.cfg, e.client)
+}
 
 // Down leaves the cluster as it was found.
 func (e *existing) Down(context.Context, bool) error {

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,7 +26,7 @@ const LocalVolumes = 50
 
 func init() {
 	register(Provider{
-		Name: ProviderLocal, Containers: false,
+		Name: ProviderLocal, Containers: false, HostController: true,
 		Help: "Docker-free: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok as local processes, kind-config.yaml's workers faked by kwok, the controller on the host; no containers, so no Jupyter, Argo CD, skaffold or Delve",
 		Up:   upLocal,
 	})
@@ -37,6 +38,7 @@ type localStack struct {
 	client  client.WithWatch
 	ctrl    *localproc.Process
 	ctrlLog *os.File
+	metrics string // the controller's metrics address
 	log     logr.Logger
 }
 
@@ -83,7 +85,29 @@ func upLocal(ctx context.Context, o Options) (Cluster, error) {
 	if s.ctrlLog, err = os.Create(filepath.Join(dir, "labkit-controller.log")); err != nil {
 		return s, err
 	}
-	s.ctrl, err = localproc.Start(ctx, bin, []string{"--health-probe-bind-address=0"}, []string{"KUBECONFIG=" + c.Kubeconfig}, s.ctrlLog)
+	if s.metrics, err = localproc.FreeAddress(); err != nil {
+		return s, err
+	}
+	// The controller's own defaults (those users get), but its metrics on a free port of the loopback
+	// and no probes: nothing on this machine would read them.
+	args := append([]string{"--metrics-bind-address=" + s.metrics, "--health-probe-bind-address=0"}, o.ControllerArgs...)
+	s.ctrl, err = localproc.Start(ctx, bin, args, []string{"KUBECONFIG=" + c.Kubeconfig}, s.ctrlLog)
+	if err != nil {
+		return s, err
+	}
+	metrics := metricsAt(s.metrics)
+	err = Waits.Until(ctx, "wait-controller-started", func(ctx context.Context) (string, error) {
+		select {
+		case <-s.ctrl.Done():
+			return "", fmt.Errorf("labkit-controller %v exited; its log is %s", args, s.ctrlLog.Name())
+		default:
+		}
+		body, err := metrics(ctx)
+		if err != nil {
+			return fmt.Sprintf("its metrics do not answer yet: %v", err), nil
+		}
+		return "", body.Close()
+	})
 	if err != nil {
 		return s, err
 	}
@@ -97,6 +121,24 @@ func (s *localStack) RESTConfig() *rest.Config     { return s.c.Config }
 func (s *localStack) Client() client.WithWatch     { return s.client }
 func (s *localStack) ArgoCD() bool                 { return false }
 func (s *localStack) Skaffold() *skaffold.Skaffold { return nil }
+
+// AddFakeNodes creates the nodes: kwok runs already, a process of the local control plane.
+func (s *localStack) AddFakeNodes(ctx context.Context, pools ...fakenodes.Pool) error {
+	c, err := fakenodes.BulkClient(s.c.Config)
+	if err != nil {
+		return err
+	}
+	if err := fakenodes.Create(ctx, c, pools...); err != nil {
+		return err
+	}
+	return fakenodes.WaitReady(ctx, c, Waits.Timeout("wait-nodes-ready"), pools...)
+}
+
+// Controller is the controller's process on this machine.
+func (s *localStack) Controller(context.Context) (*Controller, error) {
+	return &Controller{Metrics: metricsAt(s.metrics), Process: s.ctrl,
+		Where: fmt.Sprintf("pid %d on this machine (log %s)", s.ctrl.Pid(), s.ctrlLog.Name())}, nil
+}
 
 // HostAddress is the loopback address: the control plane runs on this machine.
 func (s *localStack) HostAddress(context.Context) (string, error) { return "127.0.0.1", nil }

@@ -11,9 +11,10 @@ import (
 // -interval-scale and -intervals flags stretch them for a slower one.
 var Waits = intervals.Table{
 	// Set-up.
-	"wait-nodes-ready":  {Timeout: 3 * time.Minute, Poll: time.Second},
-	"wait-argocd-ready": {Timeout: 5 * time.Minute, Poll: time.Second},
-	"wait-app-synced":   {Timeout: 3 * time.Minute, Poll: time.Second},
+	"wait-nodes-ready":        {Timeout: 3 * time.Minute, Poll: time.Second},
+	"wait-controller-started": {Timeout: time.Minute, Poll: 100 * time.Millisecond}, // a controller on the host
+	"wait-argocd-ready":       {Timeout: 5 * time.Minute, Poll: time.Second},
+	"wait-app-synced":         {Timeout: 3 * time.Minute, Poll: time.Second},
 	// A lab and its children.
 	"wait-lab-ready":         {Timeout: 3 * time.Minute, Poll: time.Second},
 	"wait-lab-unschedulable": {Timeout: 3 * time.Minute, Poll: time.Second},

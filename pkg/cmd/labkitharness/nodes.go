@@ -48,8 +48,16 @@ func newNodesCommand(name *string, log logr.Logger, out io.Writer) *cobra.Comman
 				return err
 			}
 			start := time.Now()
-			if err := c.AddFakeNodes(cmd.Context(), flags.timeout, selected...); err != nil {
+			// kwok's image from the local Docker: no registry need be reachable.
+			if _, err := c.LoadImages(cmd.Context(), fakenodes.KwokImage); err != nil {
 				return err
+			}
+			cfg, err := c.RESTConfig()
+			if err != nil {
+				return err
+			}
+			if err := fakenodes.Add(cmd.Context(), cfg, flags.timeout, selected...); err != nil {
+				return fmt.Errorf("cluster %q: %w", c.Name, err)
 			}
 			fmt.Fprintf(out, "%d fake nodes Ready in cluster %s (%s) in %s\n", nodeCount(selected), c.Name, names(selected), time.Since(start).Round(time.Millisecond))
 			return nil
@@ -65,8 +73,16 @@ func newNodesCommand(name *string, log logr.Logger, out io.Writer) *cobra.Comman
 			if err != nil {
 				return err
 			}
-			if err := c.DeleteFakeNodes(cmd.Context(), selected...); err != nil {
+			cfg, err := c.RESTConfig()
+			if err != nil {
 				return err
+			}
+			cl, err := fakenodes.BulkClient(cfg)
+			if err != nil {
+				return err
+			}
+			if err := fakenodes.Delete(cmd.Context(), cl, selected...); err != nil {
+				return fmt.Errorf("cluster %q: %w", c.Name, err)
 			}
 			fmt.Fprintf(out, "%d fake nodes deleted from cluster %s (%s)\n", nodeCount(selected), c.Name, names(selected))
 			return nil

@@ -40,7 +40,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := c.AddFakeNodes(ctx, 5*time.Minute, pools.Pools...); err != nil {
+	// kwok's fake nodes: its image from the local Docker, then kwok and the nodes.
+	if _, err := c.LoadImages(ctx, fakenodes.KwokImage); err != nil {
+		log.Fatal(err)
+	}
+	if err := fakenodes.Add(ctx, cfg, 5*time.Minute, pools.Pools...); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("kubectl --kubeconfig %s --context %s get nodes", c.Kubeconfig, c.KubeContext())
