@@ -98,7 +98,7 @@ test: vet verify local-cluster-tools ## Run unit and integration tests (envtest:
 PROVIDER ?= auto
 E2E_FLAGS ?=
 .PHONY: e2e
-e2e: tools local-cluster-tools ## Run the e2e suite on kind (controller by skaffold, Argo CD) or, without Docker, on local processes (PROVIDER=kind|local|auto).
+e2e: tools local-cluster-tools harness ## Run the e2e suite on kind (controller by skaffold, Argo CD) or, without Docker, on local processes (PROVIDER=kind|local|auto).
 	mkdir -p artifacts
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
 		-tags e2e -count=1 -timeout 40m ./e2e -args --provider=$(PROVIDER) $(E2E_FLAGS)
@@ -117,7 +117,7 @@ bench-reach: tools ## On kind: time labctl create --wait to the lab answering th
 	$(GO) run ./e2e/benchreach --root .
 
 .PHONY: bench-dev
-bench-dev: tools ## On kind: time make dev's inner loop, a saved .go file to the new controller running (5 edits); print min/median/max of each part.
+bench-dev: tools harness ## On kind: time make dev's inner loop, a saved .go file to the new controller running (5 edits); print min/median/max of each part.
 	$(GO) run ./e2e/benchdev --root .
 
 ##@ Build

@@ -130,6 +130,6 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		},
 	}
 	cluster.AddCommand(up, down, kubeconfig, status)
-	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out), newDemoCommand(log, out), newGitCommand(log, out))
+	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out), newDemoCommand(log, out), newGitCommand(log, out), newImageCommand(out))
 	return root
 }
