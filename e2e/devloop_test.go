@@ -36,7 +36,7 @@ func TestDevLoop(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := dev.WaitFor(ctx, "wait-new-pod", timeout("wait-new-pod"), 0, watching); err != nil {
+			if _, err := dev.WaitFor(ctx, "wait-dev-started", timeout("wait-dev-started"), 0, watching); err != nil {
 				t.Fatal(err)
 			}
 			return context.WithValue(ctx, sessionKey{}, devSession{dev, work})

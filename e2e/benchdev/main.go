@@ -103,7 +103,7 @@ func run(ctx context.Context, root string, edits int) (err error) {
 		err = errors.Join(err, c.Skaffold().Run(context.WithoutCancel(ctx)))
 	}()
 	start := time.Now()
-	if _, err := session.WaitFor(ctx, "wait-new-pod", stack.Waits.Timeout("wait-new-pod"), 0, regexp.MustCompile(`Watching for changes`)); err != nil {
+	if _, err := session.WaitFor(ctx, "wait-dev-started", stack.Waits.Timeout("wait-dev-started"), 0, regexp.MustCompile(`Watching for changes`)); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench-dev: skaffold dev deployed and watching: %.1f s\n", time.Since(start).Seconds())
