@@ -63,9 +63,19 @@ type Provider struct {
 	Containers     bool
 	Skaffold       bool
 	HostController bool
-	// Up makes the cluster ready, the controller running. On error, a Cluster it returns (not nil) is
-	// to be taken down by the caller.
-	Up func(ctx context.Context, o Options) (Cluster, error)
+	// up is the provider's Up, once the options are checked.
+	up func(ctx context.Context, o Options) (Cluster, error)
+}
+
+// Up makes the cluster ready, the controller running. On error, a Cluster it returns (not nil) is to
+// be taken down by the caller. Controller flags reach only a HostController provider's controller;
+// any other refuses them.
+func (p Provider) Up(ctx context.Context, o Options) (Cluster, error) {
+	if len(o.ControllerArgs) > 0 && !p.HostController {
+		return nil, fmt.Errorf("provider %s: controller flags %v cannot be given: its controller runs in the cluster, with the flags of its Deployment (pkg/manifests/controller/deployment.yaml); provider %s runs it on this machine",
+			p.Name, o.ControllerArgs, ProviderLocal)
+	}
+	return p.up(ctx, o)
 }
 
 // Options say which cluster a Provider brings up and how it reports.

@@ -17,10 +17,7 @@ func init() {
 	register(Provider{
 		Name: ProviderKind, Containers: true, Skaffold: true,
 		Help: "a kind cluster from kind-config.yaml (needs Docker), reused when one from the same config exists, with the controller deployed by skaffold, Argo CD and Traefik",
-		Up: func(ctx context.Context, o Options) (Cluster, error) {
-			if len(o.ControllerArgs) > 0 {
-				return nil, fmt.Errorf("provider %s: controller flags %v cannot be given: the controller runs in the cluster with the flags of pkg/manifests/controller/deployment.yaml (provider %s runs it on this machine)", ProviderKind, o.ControllerArgs, ProviderLocal)
-			}
+		up: func(ctx context.Context, o Options) (Cluster, error) {
 			if o.New {
 				if ok, err := kindcluster.Exists(o.Name); err != nil {
 					return nil, err

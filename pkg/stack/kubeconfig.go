@@ -23,7 +23,7 @@ func init() {
 	register(Provider{
 		Name: ProviderKubeconfig, Containers: true,
 		Help: "a cluster that already runs labkit's controller (e.g. a real GPU cluster), from --kubeconfig or $KUBECONFIG; it makes and removes nothing, and needs the address its pods reach this machine at",
-		Up:   upKubeconfig,
+		up:   upKubeconfig,
 	})
 }
 
@@ -39,9 +39,6 @@ type existing struct {
 func upKubeconfig(ctx context.Context, o Options) (Cluster, error) {
 	if o.New {
 		return nil, fmt.Errorf("provider %s runs on a cluster someone else made, and this run needs one of its own (it adds fake nodes and fills their GPUs): use provider %s or %s", ProviderKubeconfig, ProviderKind, ProviderLocal)
-	}
-	if len(o.ControllerArgs) > 0 {
-		return nil, fmt.Errorf("provider %s: controller flags %v cannot be given: the cluster's own controller runs with its own flags", ProviderKubeconfig, o.ControllerArgs)
 	}
 	if o.Kubeconfig != "" {
 		if _, err := os.Stat(o.Kubeconfig); err != nil {

@@ -28,7 +28,7 @@ func init() {
 	register(Provider{
 		Name: ProviderLocal, Containers: false, HostController: true,
 		Help: "Docker-free: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok as local processes, kind-config.yaml's workers faked by kwok, the controller on the host; no containers, so no Jupyter, Argo CD, skaffold or Delve",
-		Up:   upLocal,
+		up:   upLocal,
 	})
 }
 

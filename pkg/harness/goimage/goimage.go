@@ -41,7 +41,7 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	}
 	build := exec.Command(ctx, "go", append(args, pkg)...)
 	build.Dir = dir
-	build.Env = append([]string{}, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	build.Env = []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
@@ -69,7 +69,7 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	if !o.push {
 		return nil
 	}
-	if err := exec.Command(ctx, "docker", "push", "--quiet", tag).Run(); err != nil {
+	if err := exec.Command(ctx, "docker", "push", tag).Run(); err != nil {
 		return fmt.Errorf("push image %s: %w", tag, err)
 	}
 	fmt.Fprintf(o.out, "pushed image %s\n", tag)
