@@ -60,8 +60,8 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 	}
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
 	cluster, err := provider.Up(ctx, stack.Options{Root: root, Name: o.cluster, New: true,
-		// Its own ingress port, so that it runs beside the e2e cluster.
-		IngressHostPort: 38085, ArgoCD: argoCDForScale, ControllerArgs: args,
+		// Its own ingress and registry ports, so that it runs beside the e2e cluster.
+		IngressHostPort: 38085, RegistryHostPort: 5005, ArgoCD: argoCDForScale, ControllerArgs: args,
 		Log: log, Output: os.Stderr, Step: func(what string, start time.Time) { r.add(what, "%.1f s", time.Since(start).Seconds()) }})
 	if cluster != nil {
 		defer func() { err = errors.Join(err, cluster.Down(context.WithoutCancel(ctx), o.keepCluster)) }()

@@ -92,6 +92,9 @@ type Options struct {
 	// IngressHostPort is where the host reaches the ingress controller, where the provider installs
 	// one; IngressHostPort when 0. Another port lets a second cluster run beside the e2e one.
 	IngressHostPort int32
+	// RegistryHostPort is the port of the cluster's local registry (skaffold dev pushes there), where
+	// the provider runs one; RegistryHostPort when 0.
+	RegistryHostPort int32
 	// ControllerArgs are more flags for the controller; only a HostController provider takes them.
 	ControllerArgs []string
 	// New asks for a cluster of the run's own, whose figures are those of a fresh cluster: a provider

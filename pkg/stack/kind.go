@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -26,7 +27,8 @@ func init() {
 				}
 			}
 			k, err := UpKind(ctx, KindOptions{Root: o.Root, Name: o.Name, ArgoCDManifest: o.ArgoCDManifest, ArgoCD: o.ArgoCD,
-				IngressHostPort: o.IngressHostPort, Log: o.Log, Output: o.Output, Step: o.Step})
+				IngressHostPort: o.IngressHostPort, RegistryHostPort: cmp.Or(o.RegistryHostPort, RegistryHostPort),
+				Log: o.Log, Output: o.Output, Step: o.Step})
 			if k.Cluster == nil {
 				return nil, err
 			}

@@ -108,10 +108,17 @@ type KindOptions struct {
 	// IngressHostPort is where the host reaches the ingress controller; IngressHostPort when 0. Another
 	// port than kind-config.yaml's lets a second cluster run beside the e2e one.
 	IngressHostPort int32
-	Log             logr.Logger
-	Output          io.Writer                          // skaffold's output
-	Step            func(what string, start time.Time) // told when each step is done; may be nil
+	// RegistryHostPort gives the cluster a local registry at localhost:RegistryHostPort, which
+	// skaffold dev pushes its rebuilds to (kindcluster.WithLocalRegistry); none when 0.
+	RegistryHostPort int32
+	Log              logr.Logger
+	Output           io.Writer                          // skaffold's output
+	Step             func(what string, start time.Time) // told when each step is done; may be nil
 }
+
+// RegistryHostPort is the port of the e2e cluster's local registry: make dev pushes to localhost:5001,
+// the port of kind's documentation.
+const RegistryHostPort int32 = 5001
 
 func (o KindOptions) path(rel string) string { return filepath.Join(o.Root, rel) }
 
@@ -132,6 +139,9 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	kindOpts := []kindcluster.Option{kindcluster.WithConfigFile(o.path("kind-config.yaml")), kindcluster.WithLogger(o.Log)}
 	if hostPort != IngressHostPort {
 		kindOpts = append(kindOpts, kindcluster.WithHostPort(IngressNodePort, hostPort))
+	}
+	if o.RegistryHostPort != 0 {
+		kindOpts = append(kindOpts, kindcluster.WithLocalRegistry(o.RegistryHostPort))
 	}
 	c, err := kindcluster.Up(ctx, o.Name, kindOpts...)
 	k.Cluster = c
@@ -160,9 +170,13 @@ func UpKind(ctx context.Context, o KindOptions) (*Kind, error) {
 	o.step("images preloaded", start)
 
 	start = time.Now()
-	k.Skaffold = skaffold.New(skaffold.WithDir(o.Root), skaffold.WithBinary(o.path("bin/skaffold")),
+	skaffoldOpts := []skaffold.Option{skaffold.WithDir(o.Root), skaffold.WithBinary(o.path("bin/skaffold")),
 		skaffold.WithPath(o.path("bin")), skaffold.WithCluster(c.Kubeconfig, c.KubeContext()),
-		skaffold.WithOutput(o.Output))
+		skaffold.WithOutput(o.Output)}
+	if o.RegistryHostPort != 0 {
+		skaffoldOpts = append(skaffoldOpts, skaffold.WithDefaultRepo("localhost:"+strconv.Itoa(int(o.RegistryHostPort))))
+	}
+	k.Skaffold = skaffold.New(skaffoldOpts...)
 	if err := k.Skaffold.Run(ctx); err != nil {
 		return k, err
 	}

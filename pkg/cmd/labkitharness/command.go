@@ -18,9 +18,10 @@ import (
 )
 
 type flagpole struct {
-	name   string
-	config string
-	images []string
+	name         string
+	config       string
+	images       []string
+	registryPort int32
 }
 
 // NewCommand returns the labkit-harness root command; errors are returned for the caller to print.
@@ -40,7 +41,11 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 		Short: "Create the cluster from the kind config (or reuse it), advertise its fake GPUs, preload images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := kindcluster.Up(cmd.Context(), flags.name, kindcluster.WithConfigFile(flags.config), kindcluster.WithLogger(log))
+			opts := []kindcluster.Option{kindcluster.WithConfigFile(flags.config), kindcluster.WithLogger(log)}
+			if flags.registryPort != 0 {
+				opts = append(opts, kindcluster.WithLocalRegistry(flags.registryPort))
+			}
+			c, err := kindcluster.Up(cmd.Context(), flags.name, opts...)
 			if err != nil {
 				return err
 			}
@@ -68,6 +73,8 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 	}
 	up.Flags().StringVar(&flags.config, "config", "kind-config.yaml", "kind config of the cluster")
 	up.Flags().StringSliceVar(&flags.images, "image", stack.Images, "images to preload from the local Docker")
+	up.Flags().Int32Var(&flags.registryPort, "registry-port", stack.RegistryHostPort,
+		"give the cluster a local registry at localhost:PORT, where make dev pushes its rebuilds (0: none)")
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Delete the cluster",
@@ -90,6 +97,23 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(out, c.Kubeconfig)
+			return nil
+		},
+	}
+	registry := &cobra.Command{
+		Use:   "registry",
+		Short: "Print where the cluster's local registry is (for skaffold --default-repo), as the cluster records it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := kindcluster.Get(flags.name, kindcluster.WithLogger(logr.Discard()))
+			if err != nil {
+				return err
+			}
+			host, err := c.LocalRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, host)
 			return nil
 		},
 	}
@@ -129,7 +153,7 @@ func NewCommand(out, errOut io.Writer) *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cluster.AddCommand(up, down, kubeconfig, status)
+	cluster.AddCommand(up, down, kubeconfig, registry, status)
 	root.AddCommand(cluster, newNodesCommand(&flags.name, log, out), newDemoCommand(log, out), newGitCommand(log, out), newImageCommand(out))
 	return root
 }

@@ -57,6 +57,8 @@ type options struct {
 	wait       time.Duration
 	log        logr.Logger
 	hostPorts  map[int32]int32 // containerPort -> hostPort
+	// registryPort is the host port of the cluster's local registry; none when 0.
+	registryPort int32
 }
 
 type optionFunc func(*options)
@@ -175,6 +177,11 @@ func Up(ctx context.Context, name string, opts ...Option) (*Cluster, error) {
 			return c, err
 		}
 	}
+	if o.registryPort != 0 {
+		if err := c.ensureRegistry(ctx, o.registryPort); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -207,10 +214,13 @@ func (c *Cluster) Exists() (bool, error) {
 	return slices.Contains(names, c.Name), nil
 }
 
-// Down deletes the cluster and its kubeconfig file.
+// Down deletes the cluster, its local registry if it has one, and its kubeconfig file.
 func (c *Cluster) Down() error {
 	if err := c.provider.Delete(c.Name, c.Kubeconfig); err != nil {
 		return fmt.Errorf("delete cluster %q: %w", c.Name, err)
+	}
+	if err := c.removeRegistry(context.Background()); err != nil {
+		return err
 	}
 	if err := os.Remove(c.Kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

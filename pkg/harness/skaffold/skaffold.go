@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type Skaffold struct {
 	kubeconfig  string
 	kubeContext string
 	path        []string
+	defaultRepo string
 	out         io.Writer
 	log         logr.Logger
 }
@@ -46,6 +48,13 @@ func WithDir(dir string) Option { return optionFunc(func(s *Skaffold) { s.dir = 
 // skaffold load the images it builds with `kind load`.
 func WithCluster(kubeconfig, kubeContext string) Option {
 	return optionFunc(func(s *Skaffold) { s.kubeconfig, s.kubeContext = kubeconfig, kubeContext })
+}
+
+// WithDefaultRepo names the images skaffold builds for the registry repo (skaffold --default-repo),
+// e.g. a kind cluster's local registry, localhost:5001. Where a profile pushes (skaffold.yaml's dev
+// profile), the cluster then pulls them from there instead of skaffold loading them into every node.
+func WithDefaultRepo(repo string) Option {
+	return optionFunc(func(s *Skaffold) { s.defaultRepo = repo })
 }
 
 // WithPath puts folders before PATH for skaffold and the tools it runs (docker, kind, kubectl).
@@ -74,10 +83,22 @@ func New(opts ...Option) *Skaffold {
 	return s
 }
 
+// In is the same skaffold, cluster and registry for the project in dir instead: e.g. a copy of the
+// project whose sources a test edits.
+func (s *Skaffold) In(dir string) *Skaffold {
+	c := *s
+	c.dir = dir
+	c.path = slices.Clone(s.path)
+	return &c
+}
+
 func (s *Skaffold) command(ctx context.Context, verb string, args []string) *exec.Cmd {
 	argv := []string{verb}
 	if s.kubeContext != "" {
 		argv = append(argv, "--kube-context", s.kubeContext)
+	}
+	if s.defaultRepo != "" {
+		argv = append(argv, "--default-repo", s.defaultRepo)
 	}
 	cmd := exec.Command(ctx, s.binary, append(argv, args...)...)
 	cmd.Dir = s.dir
