@@ -120,6 +120,10 @@ bench-reach: tools ## On kind: time labctl create --wait to the lab answering th
 bench-dev: tools harness ## On kind: time make dev's inner loop, a saved .go file to the new controller running (5 edits); print min/median/max of each part.
 	$(GO) run ./e2e/benchdev --root .
 
+.PHONY: bench-debug
+bench-debug: tools harness ## On kind: time make debug, the command to a Delve client stopped in Reconcile, and each edit to that again (3 edits); print min/median/max.
+	$(GO) run ./e2e/benchdev --root . --debug --edits 3
+
 ##@ Build
 
 .PHONY: build
@@ -160,12 +164,13 @@ harness: | $(LOCALBIN)
 .PHONY: dev
 dev: tools harness ## Cluster up, then skaffold dev: every source change rebuilds and redeploys the controller.
 	$(HARNESS) cluster up
-	$(CLUSTER_ENV) $(SKAFFOLD) dev --kube-context kind-labkit
+	@# Each rebuild is pushed to the cluster's local registry (skaffold.yaml, profile host-build).
+	$(CLUSTER_ENV) $(SKAFFOLD) dev --kube-context kind-labkit --default-repo "$$($(HARNESS) cluster registry)"
 
 .PHONY: debug
 debug: tools harness ## Cluster up, then skaffold debug: the controller under Delve, its port forwarded to localhost.
 	$(HARNESS) cluster up
-	$(CLUSTER_ENV) $(SKAFFOLD) debug --kube-context kind-labkit --port-forward
+	$(CLUSTER_ENV) $(SKAFFOLD) debug --kube-context kind-labkit --port-forward --default-repo "$$($(HARNESS) cluster registry)"
 
 .PHONY: cluster-down
 cluster-down: harness ## Delete the e2e cluster.

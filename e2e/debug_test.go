@@ -37,12 +37,13 @@ func TestDebug(t *testing.T) {
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := from(ctx)
 			// --cleanup=false: stopping must not delete the CRD, and with it every lab.
-			session, err := s.skaffoldIn(s.root).Start(ctx, "debug", "--port-forward", "--cleanup=false")
+			session, err := s.cluster.Skaffold().Start(ctx, "debug", "--port-forward", "--cleanup=false")
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx = context.WithValue(ctx, debugKey{}, debugging{session: session})
-			found, err := session.WaitFor(ctx, "wait-new-pod", timeout("wait-new-pod"), 0, delvePort)
+			// The session's first build compiles every package for Delve: it has the first build's wait.
+			found, err := session.WaitFor(ctx, "wait-dev-started", timeout("wait-dev-started"), 0, delvePort)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func TestDevLoop(t *testing.T) {
 				t.Fatal(err)
 			}
 			// --cleanup=false: stopping must not delete the CRD, and with it every lab.
-			dev, err := s.skaffoldIn(work).Start(ctx, "dev", "--cleanup=false")
+			dev, err := s.cluster.Skaffold().In(work).Start(ctx, "dev", "--cleanup=false")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,13 +74,6 @@ func TestDevLoop(t *testing.T) {
 type devSession struct {
 	session *skaffold.Session
 	dir     string
-}
-
-// skaffoldIn is the suite's skaffold for the project copy in dir.
-func (s *suite) skaffoldIn(dir string) *skaffold.Skaffold {
-	return skaffold.New(skaffold.WithDir(dir), skaffold.WithBinary(s.path("bin/skaffold")),
-		skaffold.WithPath(s.path("bin")), skaffold.WithCluster(s.cluster.Kubeconfig(), s.cluster.KubeContext()),
-		skaffold.WithOutput(prefixWriter("skaffold: ")))
 }
 
 // restoreController deploys the project's own controller again with skaffold run, after a feature

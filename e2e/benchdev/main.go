@@ -4,10 +4,10 @@
 //
 // It brings up (or reuses) the kind cluster as make e2e does, runs `skaffold dev` on a copy of the
 // project, and edits the controller's version --edits times. For each edit it times, from the save:
-// skaffold seeing the change (it prints "Generating tags"), the image built ("Starting deploy"), the
-// image loaded into the nodes ("Images loaded in"), the manifests applied ("Waiting for deployments to
-// stabilize"), the new controller rolled out ("Deployments stabilized"), and a ready pod of it logging
-// the new version. The project's own controller is deployed again at the end.
+// skaffold seeing the change (it prints "Generating tags"), the controller compiled and its image
+// built and pushed to the cluster's local registry (skaffold.yaml's host-build profile says each), the
+// manifests applied ("Waiting for deployments to stabilize"), the new controller rolled out
+// ("Deployments stabilized"), and a ready pod of it logging the new version. The project's own controller is deployed again at the end.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -27,19 +28,19 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// The parts of one edit, each ending when skaffold prints its line (or, for the last, when the new
-// pod logs the new version).
+// The parts of one edit, each ending when skaffold or the host-build profile's build (labkit-harness image
+// build) prints its line, or, for the last, when the new pod logs the new version.
 var parts = []struct {
 	name string
 	re   *regexp.Regexp
 }{
 	{"change seen", regexp.MustCompile(`Generating tags`)},
-	{"image built", regexp.MustCompile(`Starting deploy`)},
-	{"image in the nodes (kind load)", regexp.MustCompile(`Images loaded in`)},
+	{"compiled (go build on this machine)", regexp.MustCompile(`compiled \./cmd/labkit-controller`)},
+	{"image built", regexp.MustCompile(`built image `)},
+	{"image pushed to the local registry", regexp.MustCompile(`pushed image `)},
 	{"manifests applied", regexp.MustCompile(`Waiting for deployments to stabilize`)},
 	{"rolled out", regexp.MustCompile(`Deployments stabilized|Watching for changes`)},
 }
@@ -49,17 +50,18 @@ const lastPart = "new code running"
 func main() {
 	root := flag.String("root", ".", "the project: kind-config.yaml, skaffold.yaml, cmd/ and pkg/")
 	edits := flag.Int("edits", 5, "how many edits to time")
+	debug := flag.Bool("debug", false, "time make debug's loop instead: the command to Delve stopped in Reconcile, and each edit to Delve stopped there again")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *root, *edits); err != nil {
+	if err := run(ctx, *root, *edits, *debug); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-dev:", err)
 		stop()
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, root string, edits int) (err error) {
+func run(ctx context.Context, root string, edits int, debug bool) (err error) {
 	if edits < 1 {
 		return fmt.Errorf("--edits %d: want at least 1", edits)
 	}
@@ -90,10 +92,12 @@ func run(ctx context.Context, root string, edits int) (err error) {
 	if err := stack.CopyProject(root, work); err != nil {
 		return err
 	}
-	dev := skaffold.New(skaffold.WithDir(work), skaffold.WithBinary(filepath.Join(root, "bin", "skaffold")),
-		skaffold.WithPath(filepath.Join(root, "bin")), skaffold.WithCluster(c.Kubeconfig(), c.KubeContext()))
-	// --cleanup=false: stopping must not delete the CRD, and with it every lab.
-	session, err := dev.Start(ctx, "dev", "--cleanup=false")
+	verb, args := "dev", []string{"--cleanup=false"} // stopping must not delete the CRD, and with it every lab
+	if debug {
+		verb, args = "debug", append(args, "--port-forward")
+	}
+	started := time.Now()
+	session, err := c.Skaffold().In(work).Start(ctx, verb, args...)
 	if err != nil {
 		return err
 	}
@@ -102,11 +106,18 @@ func run(ctx context.Context, root string, edits int) (err error) {
 		// The project's own controller again, as make e2e expects it.
 		err = errors.Join(err, c.Skaffold().Run(context.WithoutCancel(ctx)))
 	}()
-	start := time.Now()
+	if debug {
+		took, err := runDebug(ctx, c, session, root, work, edits, started)
+		if err != nil {
+			return err
+		}
+		reportDebug(os.Stdout, edits, took)
+		return nil
+	}
 	if _, err := session.WaitFor(ctx, "wait-dev-started", stack.Waits.Timeout("wait-dev-started"), 0, regexp.MustCompile(`Watching for changes`)); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench-dev: skaffold dev deployed and watching: %.1f s\n", time.Since(start).Seconds())
+	fmt.Fprintf(os.Stderr, "bench-dev: skaffold dev deployed and watching: %.1f s\n", time.Since(started).Seconds())
 
 	took := map[string][]time.Duration{}
 	for i := range edits {
@@ -133,20 +144,29 @@ func run(ctx context.Context, root string, edits int) (err error) {
 		took[lastPart] = append(took[lastPart], time.Since(saved))
 		fmt.Fprintf(os.Stderr, "bench-dev: edit %d: pod %s runs version %s after %.1f s\n", i+1, pod, marker, time.Since(saved).Seconds())
 	}
-	report(os.Stdout, edits, took)
-	return nil
-}
-
-// report prints, for each part, min, median and max of the time from the save to its end.
-func report(w *os.File, edits int, took map[string][]time.Duration) {
-	fmt.Fprintf(w, "\nlabkit inner loop (make dev): save a .go file -> the new controller running in kind, %d edits\n", edits)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FROM THE SAVE TO\tMIN\tMEDIAN\tMAX")
 	names := []string{}
 	for _, p := range parts {
 		names = append(names, p.name)
 	}
-	for _, name := range append(names, lastPart) {
+	report(os.Stdout, fmt.Sprintf("labkit inner loop (make dev): save a .go file -> the new controller running in kind, %d edits", edits),
+		"FROM THE SAVE TO", append(names, lastPart), took)
+	return nil
+}
+
+// reportDebug prints the debug loop's figures: the first stop once, then each edit's.
+func reportDebug(w io.Writer, edits int, took map[string][]time.Duration) {
+	report(w, "labkit debug loop (make debug): the command -> a Delve client stopped in Reconcile, once",
+		"FROM THE COMMAND TO", []string{"first " + debugForwarded, "first " + debugStopped}, took)
+	report(w, fmt.Sprintf("after each of %d edits (skaffold debug rebuilds and redeploys)", edits),
+		"FROM THE SAVE TO", []string{debugForwarded, debugStopped}, took)
+}
+
+// report prints, under title, min, median and max of each named figure.
+func report(w io.Writer, title, from string, names []string, took map[string][]time.Duration) {
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\tMIN\tMEDIAN\tMAX\n", from)
+	for _, name := range names {
 		d := slices.Clone(took[name])
 		slices.Sort(d)
 		fmt.Fprintf(tw, "%s\t%.1f s\t%.1f s\t%.1f s\n", name, d[0].Seconds(), median(d).Seconds(), d[len(d)-1].Seconds())

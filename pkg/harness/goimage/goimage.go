@@ -26,6 +26,10 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	if tag == "" {
 		return fmt.Errorf("build image of %s: no image name given (skaffold sets $IMAGE)", pkg)
 	}
+	if o.push && registryOf(tag) == "" {
+		// Docker would push it to Docker Hub: certainly not what a dev loop means.
+		return fmt.Errorf("push image %s: its name has no registry to push it to; name one, e.g. skaffold dev --default-repo=localhost:5001 (make dev names the kind cluster's local registry)", tag)
+	}
 	tmp, err := os.MkdirTemp("", "goimage-*")
 	if err != nil {
 		return err
@@ -45,6 +49,7 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
+	fmt.Fprintf(o.out, "compiled %s\n", pkg)
 	dockerfile := strings.Join([]string{
 		"FROM " + o.base,
 		"COPY " + name + " /" + name,
@@ -74,4 +79,15 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	}
 	fmt.Fprintf(o.out, "pushed image %s\n", tag)
 	return nil
+}
+
+// registryOf is the registry host of an image name, as Docker reads it: the part before the first
+// slash when it has a dot or a port or is localhost; "" for a Docker Hub name such as
+// labkit-controller:dev.
+func registryOf(image string) string {
+	host, _, ok := strings.Cut(image, "/")
+	if !ok || (!strings.ContainsAny(host, ".:") && host != "localhost") {
+		return ""
+	}
+	return host
 }
