@@ -72,14 +72,24 @@ func (r *JupyterLabReconciler) settingsKey() types.NamespacedName {
 	return r.Settings
 }
 
-// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims;secrets,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+// The controller's RBAC, exactly the verbs it uses (TestRBAC in pkg/cmd/labkitcontroller fails on a verb
+// missing here and on one granted but never used). What it reads through the manager's cache costs list
+// and watch only, never get: the labs, the children it owns, the pods and the settings ConfigMap. It gets
+// from the API server only Secrets (a lab's config Secret the cache has not seen yet, a token lab's
+// token) and PersistentVolumeClaims (those spec.volumes names), which the cache holds only when they
+// carry the lab label. It creates and merge-patches children, never updates them, and deletes only an
+// Ingress the settings no longer ask for. The status is merge-patched. Events go through the events.k8s.io
+// API (the manager's GetEventRecorder), whose recorder patches an event when it repeats (an event
+// series). The settings are one ConfigMap in the controller's namespace, watched by name.
+// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs,verbs=list;watch
+// +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",namespace=labkit-system,resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",namespace=labkit-system,resources=configmaps,resourceNames=labkit-settings,verbs=list;watch
 
 // Reconcile brings one lab's children to their desired state and updates the lab's status.
 func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {

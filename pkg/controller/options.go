@@ -38,14 +38,24 @@ func WithSkipNameValidation() Option {
 
 // CacheOptions limits the manager's cache to the objects labs own: pods, secrets and the other children
 // are cached only when they carry the lab label, so the controller's memory does not grow with
-// everything else in the cluster; of the ConfigMaps, only the settings one is cached.
-func CacheOptions(settings types.NamespacedName) cache.Options {
+// everything else in the cluster; of the ConfigMaps, only the settings one is cached. With
+// watchNamespaces, labs and their children are watched in those namespaces only, so the controller
+// needs no cluster-wide list or watch (labs elsewhere are not reconciled); without, in every namespace.
+func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cache.Options {
 	req, err := labels.NewRequirement(labkitv1alpha1.LabLabel, selection.Exists, nil)
 	if err != nil { // a constant, valid label key
 		panic(err)
 	}
 	byLab := cache.ByObject{Label: labels.NewSelector().Add(*req)}
+	var namespaces map[string]cache.Config
+	if len(watchNamespaces) > 0 {
+		namespaces = make(map[string]cache.Config, len(watchNamespaces))
+		for _, ns := range watchNamespaces {
+			namespaces[ns] = cache.Config{}
+		}
+	}
 	return cache.Options{
+		DefaultNamespaces: namespaces,
 		// managedFields are a good part of each cached object, and the controller never reads them.
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{

@@ -3,24 +3,27 @@ package manifests
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
-func TestInstallListsEveryObjectInApplyOrder(t *testing.T) {
-	t.Parallel()
-	out, err := Install("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []string
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+// objects decodes a YAML stream.
+func objects(t *testing.T, stream []byte) []unstructured.Unstructured {
+	t.Helper()
+	var objs []unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(stream), 4096)
 	for {
 		var u unstructured.Unstructured
 		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
@@ -29,18 +32,111 @@ func TestInstallListsEveryObjectInApplyOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		if u.Object != nil {
-			kinds = append(kinds, u.GetKind())
+			objs = append(objs, u)
 		}
 	}
-	want := "Namespace CustomResourceDefinition ClusterRole Role ServiceAccount ClusterRoleBinding RoleBinding Role RoleBinding ConfigMap Deployment"
+	return objs
+}
+
+func TestInstallListsEveryObjectInApplyOrder(t *testing.T) {
+	t.Parallel()
+	out, err := Install()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, u := range objects(t, out) {
+		kinds = append(kinds, u.GetKind())
+	}
+	want := "Namespace CustomResourceDefinition ClusterRole Role ServiceAccount RoleBinding Role RoleBinding ClusterRoleBinding ConfigMap Deployment"
 	if got := strings.Join(kinds, " "); got != want {
 		t.Errorf("kinds = %s\nwant    %s", got, want)
 	}
 }
 
+func TestInstallWithWatchNamespacesBindsTheClusterRoleInEachAndScopesTheController(t *testing.T) {
+	t.Parallel()
+	out, err := Install(WithWatchNamespaces("team-a", "team-b", "team-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bindings []string
+	var dep appsv1.Deployment
+	for _, u := range objects(t, out) {
+		switch u.GetKind() {
+		case "ClusterRoleBinding":
+			t.Errorf("ClusterRoleBinding %s in a namespace-scoped install", u.GetName())
+		case "RoleBinding":
+			var b rbacv1.RoleBinding
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.RoleRef.Kind == "ClusterRole" {
+				bindings = append(bindings, fmt.Sprintf("%s/%s -> %s %s", b.Namespace, b.Name, b.RoleRef.Name, b.Subjects))
+			}
+		case "Deployment":
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &dep); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sa := "[{ServiceAccount  labkit-controller labkit-system}]"
+	want := []string{"team-a/labkit-controller -> labkit-controller " + sa, "team-b/labkit-controller -> labkit-controller " + sa}
+	if !slices.Equal(bindings, want) {
+		t.Errorf("RoleBindings of the ClusterRole = %q\nwant %q", bindings, want)
+	}
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--watch-namespaces=team-a,team-b") || !slices.Contains(args, "--leader-elect") {
+		t.Errorf("controller args = %q, want --watch-namespaces=team-a,team-b besides the others", args)
+	}
+}
+
+func TestInstallRefusesAWatchNamespaceThatIsNoName(t *testing.T) {
+	t.Parallel()
+	_, err := Install(WithWatchNamespaces("team-a", "Team_B"))
+	if err == nil || !strings.Contains(err.Error(), `"Team_B"`) {
+		t.Errorf("Install() error = %v, want one naming \"Team_B\"", err)
+	}
+}
+
+// skaffold deploys the files of the kustomization itself; they must not drift apart.
+func TestSkaffoldDeploysTheFilesOfTheKustomizationInItsOrder(t *testing.T) {
+	t.Parallel()
+	var kustomization struct {
+		Resources []string `json:"resources"`
+	}
+	data, err := files.ReadFile("kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &kustomization); err != nil {
+		t.Fatal(err)
+	}
+	data, err = os.ReadFile(filepath.Join("..", "..", "skaffold.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skaffold struct {
+		Manifests struct {
+			RawYaml []string `json:"rawYaml"`
+		} `json:"manifests"`
+	}
+	// The first document is the config; its profiles patch it.
+	if err := yaml.Unmarshal([]byte(strings.SplitN(string(data), "\n---\n", 2)[0]), &skaffold); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range kustomization.Resources {
+		want = append(want, "pkg/manifests/"+r)
+	}
+	if !slices.Equal(skaffold.Manifests.RawYaml, want) {
+		t.Errorf("skaffold.yaml manifests.rawYaml = %q\nwant the kustomization's %q", skaffold.Manifests.RawYaml, want)
+	}
+}
+
 func TestInstallSetsTheControllerImage(t *testing.T) {
 	t.Parallel()
-	out, err := Install("ghcr.io/labkit-dev/labkit-controller:v0.1.0")
+	out, err := Install(WithImage("ghcr.io/labkit-dev/labkit-controller:v0.1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}

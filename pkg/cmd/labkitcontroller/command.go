@@ -3,12 +3,15 @@ package labkitcontroller
 import (
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -28,13 +31,32 @@ type flagpole struct {
 	kubeAPIBurst   int
 	zapDevelopment bool
 	settings       string
+	watchNS        []string
 	jupyterURL     string
+}
+
+// LeaderElectionID names the controller's leader election Lease; the manifests' leader election Role
+// grants get and update on this name only.
+const LeaderElectionID = "labkit-controller.labkit.dev"
+
+// surroundings are what the command takes from outside its flags; tests replace them.
+type surroundings struct {
+	// config is where the API server is and who the controller is there.
+	config func() (*rest.Config, error)
+	// logs receives the log; stderr when nil.
+	logs io.Writer
+	// controllerOpts are more options for the controller.
+	controllerOpts []controller.Option
 }
 
 // NewCommand returns the labkit-controller command.
 func NewCommand() *cobra.Command {
+	return newCommand(surroundings{config: ctrl.GetConfig})
+}
+
+func newCommand(env surroundings) *cobra.Command {
 	flags := &flagpole{}
-	zapOpts := &zap.Options{}
+	zapOpts := &zap.Options{DestWriter: env.logs}
 	cmd := &cobra.Command{
 		Use:           "labkit-controller",
 		Short:         "Reconciles JupyterLab resources into the workloads that run them",
@@ -43,7 +65,7 @@ func NewCommand() *cobra.Command {
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(zapOpts)))
-			return run(cmd, flags)
+			return run(cmd, flags, env)
 		},
 	}
 	f := cmd.Flags()
@@ -56,6 +78,8 @@ func NewCommand() *cobra.Command {
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
 	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
 		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
+	f.StringSliceVar(&flags.watchNS, "watch-namespaces", nil,
+		"the only namespaces whose labs are reconciled, e.g. team-a,team-b; the controller then lists and watches nothing cluster-wide and needs the ClusterRole bound in these namespaces only (labctl manifests --watch-namespaces); empty: every namespace")
 	f.StringVar(&flags.jupyterURL, "jupyter-url-override", "",
 		"for benchmarks and tests only: read every lab's activity from the Jupyter server at this URL instead of the lab's own")
 	_ = f.MarkHidden("jupyter-url-override")
@@ -65,7 +89,7 @@ func NewCommand() *cobra.Command {
 	return cmd
 }
 
-func run(cmd *cobra.Command, flags *flagpole) error {
+func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 	ctrl.Log.WithName("setup").Info("Starting labkit-controller", "version", version)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -74,7 +98,13 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 	if err := labkitv1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	cfg, err := ctrl.GetConfig()
+	for _, ns := range flags.watchNS {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			return fmt.Errorf("--watch-namespaces %q: %q is not a namespace name (%s): give names separated by commas, e.g. team-a,team-b",
+				strings.Join(flags.watchNS, ","), ns, strings.Join(msgs, "; "))
+		}
+	}
+	cfg, err := env.config()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
@@ -86,11 +116,11 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 	settings := types.NamespacedName{Namespace: ns, Name: name}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   controller.CacheOptions(settings),
+		Cache:                   controller.CacheOptions(settings, flags.watchNS...),
 		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
 		HealthProbeBindAddress:  flags.probeAddr,
 		LeaderElection:          flags.leaderElect,
-		LeaderElectionID:        "labkit-controller.labkit.dev",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: flags.leaderElectNS,
 		// The process exits right after the manager stops, so the lease can be handed over at once.
 		LeaderElectionReleaseOnCancel: true,
@@ -108,7 +138,8 @@ func run(cmd *cobra.Command, flags *flagpole) error {
 	if u := flags.jupyterURL; u != "" {
 		r.Activity = controller.JupyterActivity{BaseURL: func(*labkitv1alpha1.JupyterLab) string { return u }}
 	}
-	if err := r.SetupWithManager(mgr, controller.WithMaxConcurrentReconciles(flags.concurrency)); err != nil {
+	opts := append([]controller.Option{controller.WithMaxConcurrentReconciles(flags.concurrency)}, env.controllerOpts...)
+	if err := r.SetupWithManager(mgr, opts...); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
