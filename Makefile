@@ -170,7 +170,9 @@ dev: tools harness ## Cluster up, then skaffold dev: every source change rebuild
 .PHONY: debug
 debug: tools harness ## Cluster up, then skaffold debug: the controller under Delve, its port forwarded to localhost.
 	$(HARNESS) cluster up
-	$(CLUSTER_ENV) $(SKAFFOLD) debug --kube-context kind-labkit --port-forward --default-repo "$$($(HARNESS) cluster registry)"
+	@# --auto-build --auto-deploy: skaffold debug, unlike dev, otherwise leaves an edit alone.
+	$(CLUSTER_ENV) $(SKAFFOLD) debug --kube-context kind-labkit --port-forward --auto-build --auto-deploy \
+		--default-repo "$$($(HARNESS) cluster registry)"
 
 .PHONY: cluster-down
 cluster-down: harness ## Delete the e2e cluster.

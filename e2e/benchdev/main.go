@@ -94,7 +94,8 @@ func run(ctx context.Context, root string, edits int, debug bool) (err error) {
 	}
 	verb, args := "dev", []string{"--cleanup=false"} // stopping must not delete the CRD, and with it every lab
 	if debug {
-		verb, args = "debug", append(args, "--port-forward")
+		// --auto-build --auto-deploy, as make debug: skaffold debug, unlike dev, otherwise leaves an edit alone.
+		verb, args = "debug", append(args, "--port-forward", "--auto-build", "--auto-deploy")
 	}
 	started := time.Now()
 	session, err := c.Skaffold().In(work).Start(ctx, verb, args...)
