@@ -175,21 +175,17 @@ func (r *JupyterLabReconciler) watchActivity(ctx context.Context, lab *labkitv1a
 	}
 }
 
-// apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds,
-// or a new one for a new lab.
+// apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds, as
+// the cache has it, or a new one. The cache may not have seen a Secret made a moment ago; a new token
+// then does no harm, since creating the Secret finds it and ensureChildren keeps its token instead.
 func (r *JupyterLabReconciler) apiToken(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (string, error) {
-	key := client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}
-	// The cache first; then the API server itself, since the cache may not have seen a Secret made a
-	// moment ago: a second token would rewrite the config and restart the lab's pod.
-	for _, c := range []client.Reader{r.Client, r.reader()} {
-		secret := &corev1.Secret{}
-		err := c.Get(ctx, key, secret)
-		switch {
-		case err == nil && len(secret.Data[APITokenKey]) > 0:
-			return string(secret.Data[APITokenKey]), nil
-		case err != nil && !apierrors.IsNotFound(err):
-			return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
-		}
+	secret := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}, secret)
+	switch {
+	case err == nil && len(secret.Data[APITokenKey]) > 0:
+		return string(secret.Data[APITokenKey]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
 	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -249,12 +245,27 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 		did[out] = append(did[out], kind+" "+obj.GetName())
 		related = obj
 	}
-	for _, desired := range Children(lab, in) {
+	children := Children(lab, in)
+	for i := 0; i < len(children); i++ {
+		desired := children[i]
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
 			return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
-		out, err := ensure(ctx, r.Client, desired, live)
+		out, err := fetch(ctx, r.Client, r.reader(), lab, desired, live)
+		if err == nil && out != created {
+			if s, ok := live.(*corev1.Secret); ok && len(s.Data[APITokenKey]) > 0 && string(s.Data[APITokenKey]) != in.APIToken {
+				// The config Secret exists with a token the cache did not show apiToken: that token is
+				// the lab's, and the config and the pod template are made with it, not rewritten.
+				in.APIToken = string(s.Data[APITokenKey])
+				children = Children(lab, in)
+				desired = children[i]
+				if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
+					return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+				}
+			}
+			out, err = converge(ctx, r.Client, desired, live)
+		}
 		if err != nil {
 			r.record(lab, did, related)
 			return nil, err

@@ -377,3 +377,25 @@ func TestALabInItsDesiredStateCostsNoWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestAChildsNameTakenBySomeoneElseIsReportedNotTakenOver(t *testing.T) {
+	t.Parallel()
+	ctx, ns := setup(t)
+	theirs := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "web", Port: 80}}},
+	}
+	create(t, ctx, theirs)
+	lab := newLab(ns, "taken", 0)
+	create(t, ctx, lab)
+	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionReady, metav1.ConditionFalse, labkitv1alpha1.ReasonReconcileError)
+	if c := meta.FindStatusCondition(lab.Status.Conditions, labkitv1alpha1.ConditionReady); !strings.Contains(c.Message, "already exists") {
+		t.Errorf("Ready message %q, want it to say the Service already exists", c.Message)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), theirs); err != nil {
+		t.Fatal(err)
+	}
+	if len(theirs.OwnerReferences) != 0 || theirs.Spec.Ports[0].Port != 80 {
+		t.Errorf("someone else's Service was changed: owners %+v, ports %+v", theirs.OwnerReferences, theirs.Spec.Ports)
+	}
+}

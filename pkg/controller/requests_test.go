@@ -39,7 +39,7 @@ func TestNewLabsCostFewRequestsEach(t *testing.T) {
 	}
 	waitForQuietController(t, ctx, ns, labs)
 	created := requestsIn(ns)
-	assertPerLab(t, "new labs", created, nil, perLab{"GET": 1, "POST": 5, "PATCH": 1.1})
+	assertPerLab(t, "new labs", created, nil, perLab{"GET": 0.1, "POST": 5, "PATCH": 1.1})
 
 	// Its pod comes, on a node, and becomes Ready: at most two status writes, Starting then Ready, and
 	// nothing else.
