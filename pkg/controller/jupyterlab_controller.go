@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -49,6 +51,20 @@ type JupyterLabReconciler struct {
 	APIReader client.Reader
 	// Activity reads labs' activity for idle culling; JupyterActivity{} when nil.
 	Activity ActivityReader
+
+	// written holds, by lab, the status this controller last wrote while the cache has not shown it yet.
+	written sync.Map // types.NamespacedName -> *writtenStatus
+}
+
+// writtenStatus is a status write the cache may not have seen yet.
+type writtenStatus struct {
+	uid types.UID
+	// status is the lab's status as the API server returned it, at resourceVersion.
+	status          labkitv1alpha1.JupyterLabStatus
+	resourceVersion string
+	// before are the resource versions of the lab from before the write: a cached lab at one of them
+	// has not seen it.
+	before []string
 }
 
 func (r *JupyterLabReconciler) reader() client.Reader {
@@ -86,8 +102,12 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	logger := log.FromContext(ctx)
 	lab := &labkitv1alpha1.JupyterLab{}
 	if err := r.Client.Get(ctx, req.NamespacedName, lab); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Delete(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	r.recallStatus(lab)
 	if !lab.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the children through their owner references.
 		return reconcile.Result{}, nil
@@ -339,16 +359,46 @@ func (r *JupyterLabReconciler) newestPod(ctx context.Context, lab *labkitv1alpha
 	return newest, nil
 }
 
-// writeStatus patches the status only when it changed, so steady labs cost no writes.
+// recallStatus gives lab the status this controller last wrote for it when the cached lab is from
+// before that write: the reconciles its own children's events ask for come sooner than the lab's watch
+// event, and from the stale status they would write the same status again, move condition times, or
+// forget a decision the status holds (why and since when a lab is stopped).
+func (r *JupyterLabReconciler) recallStatus(lab *labkitv1alpha1.JupyterLab) {
+	key := client.ObjectKeyFromObject(lab)
+	v, ok := r.written.Load(key)
+	if !ok {
+		return
+	}
+	w := v.(*writtenStatus)
+	if w.uid == lab.UID && slices.Contains(w.before, lab.ResourceVersion) {
+		lab.Status = *w.status.DeepCopy()
+		return
+	}
+	// The cache holds the write, or something newer, which it knows better.
+	r.written.CompareAndDelete(key, v)
+}
+
+// writeStatus patches the status only when it changed, so steady labs cost no writes, and remembers
+// the write until the cache shows it (recallStatus).
 func (r *JupyterLabReconciler) writeStatus(ctx context.Context, lab *labkitv1alpha1.JupyterLab, st labkitv1alpha1.JupyterLabStatus) error {
 	if equality.Semantic.DeepEqual(lab.Status, st) {
 		return nil
 	}
+	key := client.ObjectKeyFromObject(lab)
+	before := []string{lab.ResourceVersion}
+	if v, ok := r.written.Load(key); ok {
+		// lab carries that earlier write (recallStatus): the cache has seen neither.
+		if w := v.(*writtenStatus); w.uid == lab.UID && slices.Contains(w.before, lab.ResourceVersion) {
+			before = append(slices.Clone(w.before), w.resourceVersion)
+		}
+	}
 	base := lab.DeepCopy()
 	lab.Status = st
 	if err := r.Client.Status().Patch(ctx, lab, client.MergeFrom(base)); err != nil {
+		r.written.Delete(key)
 		return fmt.Errorf("update status of lab %s: %w", lab.Name, err)
 	}
+	r.written.Store(key, &writtenStatus{uid: lab.UID, status: *lab.Status.DeepCopy(), resourceVersion: lab.ResourceVersion, before: before})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/internal/testenv"
@@ -142,4 +145,64 @@ func controllerBusy() (float64, error) {
 		}
 	}
 	return busy, nil
+}
+
+func TestAReconcileOnACacheThatHasNotSeenItsStatusWriteWritesItNoMore(t *testing.T) {
+	t.Parallel()
+	ctx, ns := setup(t)
+	lab := newLab(ns, "behind", 0)
+	create(t, ctx, lab)
+	// The lab as a cache a moment behind holds it: before any status write.
+	stale := lab.DeepCopy()
+	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
+
+	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cached atomic.Pointer[labkitv1alpha1.JupyterLab]
+	cached.Store(stale)
+	var statusWrites atomic.Int64
+	behind := interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if l, ok := obj.(*labkitv1alpha1.JupyterLab); ok {
+				cached.Load().DeepCopyInto(l)
+				return nil
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			statusWrites.Add(1)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	})
+	r := &JupyterLabReconciler{Client: behind, Scheme: env.Scheme, APIReader: env.Client}
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(lab)}
+	reconcileWrites := func(what string) int64 {
+		t.Helper()
+		before := statusWrites.Load()
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return statusWrites.Load() - before
+	}
+	if n := reconcileWrites("the first reconcile"); n != 1 {
+		t.Fatalf("a reconcile of a lab with no status made %d status writes, want 1", n)
+	}
+	for i := range 3 {
+		if n := reconcileWrites("a reconcile on the stale cache"); n != 0 {
+			t.Errorf("reconcile %d on a cache that has not seen the status write made %d status writes, want 0", i+1, n)
+		}
+	}
+
+	// Once the cache holds the lab as it is, it is the cache that counts again: a status someone else
+	// changed is put right.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(lab), lab); err != nil {
+		t.Fatal(err)
+	}
+	lab.Status.URL = "http://elsewhere/"
+	cached.Store(lab.DeepCopy())
+	if n := reconcileWrites("a reconcile on a cache with a changed status"); n != 1 {
+		t.Errorf("a reconcile of a lab whose status someone else changed made %d status writes, want 1", n)
+	}
 }
