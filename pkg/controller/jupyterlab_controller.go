@@ -40,8 +40,10 @@ import (
 type JupyterLabReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
-	// Recorder, when set, receives an event for the children a reconcile created, and one for those it
-	// repaired or removed.
+	// Recorder, when set, receives an event for the children a reconcile created again (someone deleted
+	// them), one for those it repaired or removed, and one for a lab it stopped for being idle. The
+	// children of a new lab get none: its status tells that story, and at a thousand labs an event each
+	// is a request each that nobody reads.
 	Recorder events.EventRecorder
 	// Settings is the ConfigMap of the controller's settings (ParseSettings); DefaultSettings when zero.
 	// A change to it reconciles every lab. The manager's cache must hold it: see CacheOptions.
@@ -254,11 +256,16 @@ func cmpOr(a, b string) string {
 // settings no longer give one.
 func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, in Inputs) (*corev1.PersistentVolumeClaim, error) {
 	var pvc *corev1.PersistentVolumeClaim
-	// One event per outcome, naming every child it touched: a new lab costs one event, not four.
+	// One event per outcome, naming every child it touched; none for the children of a new lab, one
+	// whose status the controller has not written yet.
+	newLab := len(lab.Status.Conditions) == 0
 	var did map[outcome][]string
 	var related client.Object
 	note := func(out outcome, kind string, obj client.Object) {
 		log.FromContext(ctx).Info("Applied child", "action", out, "kind", kind, "name", obj.GetName())
+		if newLab && out == created {
+			return
+		}
 		if did == nil {
 			did = map[outcome][]string{}
 		}

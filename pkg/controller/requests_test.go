@@ -36,13 +36,15 @@ func TestNewLabsCostFewRequestsEach(t *testing.T) {
 		create(t, ctx, labs[i])
 	}
 
-	// A new lab: its four children are created and its status written once, Pending for want of a pod.
+	// A new lab: its four children are created, with no event, and its status written once, Pending for
+	// want of a pod. The slack is for a race with the cache: a create that finds the child there already,
+	// and reads it.
 	for _, lab := range labs {
 		waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
 	}
 	waitForQuietController(t, ctx, ns, labs)
 	created := requestsIn(ns)
-	assertPerLab(t, "new labs", created, nil, perLab{"GET": 0.1, "POST": 5, "PATCH": 1.1})
+	assertPerLab(t, "new labs", created, nil, perLab{"GET": 0.1, "POST": 4.1, "PATCH": 1.1})
 
 	// Its pod comes, on a node, and becomes Ready: at most two status writes, Starting then Ready, and
 	// nothing else.
