@@ -20,7 +20,7 @@ import (
 // FieldOwner is the field manager the controller writes as.
 const FieldOwner = "labkit-controller"
 
-// outcome says what ensure did.
+// outcome says what fetch, converge or ensureAbsent did.
 type outcome string
 
 const (
@@ -30,24 +30,46 @@ const (
 	removed   outcome = "Deleted"
 )
 
-// ensure makes the live object contain desired. It reads the live object from the cache and writes only
-// when a field the controller sets is missing or different, so a lab in its desired state costs no API
-// writes. A missing object is created. A drifted one gets desired as a JSON merge patch: maps merge, so
-// labels and annotations others add survive, and lists are replaced whole, so an edited or extra port,
-// container or volume is put back as the lab wants it. live receives the object as it is afterwards.
-func ensure(ctx context.Context, c client.Client, desired, live client.Object) (outcome, error) {
+// fetch and converge make the live object contain desired; live receives the object as it is afterwards.
+//
+// fetch reads the live object into live from the cache, and creates desired when the cache has none,
+// so a lab in its desired state costs no API requests. A create that finds the object there already
+// means the cache has not seen it yet (a reconcile right after the one that made it): only then is it
+// read from the API server, and it must be the owner's; one of that name that is not is someone else's
+// and an error. It returns created, or unchanged with live filled in.
+func fetch(ctx context.Context, c client.Client, apiReader client.Reader, owner metav1.Object, desired, live client.Object) (outcome, error) {
 	kind := fmt.Sprintf("%T", desired)[1:] // "v1.Service"
-	switch err := c.Get(ctx, client.ObjectKeyFromObject(desired), live); {
-	case apierrors.IsNotFound(err):
-		if err := c.Create(ctx, desired, client.FieldOwner(FieldOwner)); err != nil {
-			return unchanged, fmt.Errorf("create %s %s: %w", kind, desired.GetName(), err)
-		}
+	key := client.ObjectKeyFromObject(desired)
+	switch err := c.Get(ctx, key, live); {
+	case err == nil:
+		return unchanged, nil
+	case !apierrors.IsNotFound(err):
+		return unchanged, fmt.Errorf("get %s %s: %w", kind, desired.GetName(), err)
+	}
+	err := c.Create(ctx, desired, client.FieldOwner(FieldOwner))
+	switch {
+	case err == nil:
 		// Create filled desired with what the server stored; hand that to the caller.
 		reflect.ValueOf(live).Elem().Set(reflect.ValueOf(desired).Elem())
 		return created, nil
-	case err != nil:
-		return unchanged, fmt.Errorf("get %s %s: %w", kind, desired.GetName(), err)
+	case !apierrors.IsAlreadyExists(err):
+		return unchanged, fmt.Errorf("create %s %s: %w", kind, desired.GetName(), err)
 	}
+	if getErr := apiReader.Get(ctx, key, live); getErr != nil {
+		return unchanged, fmt.Errorf("create %s %s: %w; and read it: %w", kind, desired.GetName(), err, getErr)
+	}
+	if !metav1.IsControlledBy(live, owner) {
+		return unchanged, fmt.Errorf("create %s %s: %w", kind, desired.GetName(), err)
+	}
+	return unchanged, nil
+}
+
+// converge writes only when a field the controller sets is missing or different in live. A drifted
+// object gets desired as a JSON merge patch: maps merge, so labels and annotations others add survive,
+// and lists are replaced whole, so an edited or extra port, container or volume is put back as the lab
+// wants it.
+func converge(ctx context.Context, c client.Client, desired, live client.Object) (outcome, error) {
+	kind := fmt.Sprintf("%T", desired)[1:]
 	want, err := kobj.ToMap(desired)
 	if err != nil {
 		return unchanged, err

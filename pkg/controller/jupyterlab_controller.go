@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -38,8 +40,10 @@ import (
 type JupyterLabReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
-	// Recorder, when set, receives an event for the children a reconcile created, and one for those it
-	// repaired or removed.
+	// Recorder, when set, receives an event for the children a reconcile created again (someone deleted
+	// them), one for those it repaired or removed, and one for a lab it stopped for being idle. The
+	// children of a new lab get none: its status tells that story, and at a thousand labs an event each
+	// is a request each that nobody reads.
 	Recorder events.EventRecorder
 	// Settings is the ConfigMap of the controller's settings (ParseSettings); DefaultSettings when zero.
 	// A change to it reconciles every lab. The manager's cache must hold it: see CacheOptions.
@@ -49,6 +53,20 @@ type JupyterLabReconciler struct {
 	APIReader client.Reader
 	// Activity reads labs' activity for idle culling; JupyterActivity{} when nil.
 	Activity ActivityReader
+
+	// written holds, by lab, the status this controller last wrote while the cache has not shown it yet.
+	written sync.Map // types.NamespacedName -> *writtenStatus
+}
+
+// writtenStatus is a status write the cache may not have seen yet.
+type writtenStatus struct {
+	uid types.UID
+	// status is the lab's status as the API server returned it, at resourceVersion.
+	status          labkitv1alpha1.JupyterLabStatus
+	resourceVersion string
+	// before are the resource versions of the lab from before the write: a cached lab at one of them
+	// has not seen it.
+	before []string
 }
 
 func (r *JupyterLabReconciler) reader() client.Reader {
@@ -96,8 +114,12 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	logger := log.FromContext(ctx)
 	lab := &labkitv1alpha1.JupyterLab{}
 	if err := r.Client.Get(ctx, req.NamespacedName, lab); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Delete(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	r.recallStatus(lab)
 	if !lab.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the children through their owner references.
 		return reconcile.Result{}, nil
@@ -185,21 +207,17 @@ func (r *JupyterLabReconciler) watchActivity(ctx context.Context, lab *labkitv1a
 	}
 }
 
-// apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds,
-// or a new one for a new lab.
+// apiToken is the controller's token for the lab's Jupyter server: the one its config Secret holds, as
+// the cache has it, or a new one. The cache may not have seen a Secret made a moment ago; a new token
+// then does no harm, since creating the Secret finds it and ensureChildren keeps its token instead.
 func (r *JupyterLabReconciler) apiToken(ctx context.Context, lab *labkitv1alpha1.JupyterLab) (string, error) {
-	key := client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}
-	// The cache first; then the API server itself, since the cache may not have seen a Secret made a
-	// moment ago: a second token would rewrite the config and restart the lab's pod.
-	for _, c := range []client.Reader{r.Client, r.reader()} {
-		secret := &corev1.Secret{}
-		err := c.Get(ctx, key, secret)
-		switch {
-		case err == nil && len(secret.Data[APITokenKey]) > 0:
-			return string(secret.Data[APITokenKey]), nil
-		case err != nil && !apierrors.IsNotFound(err):
-			return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
-		}
+	secret := &corev1.Secret{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: lab.Namespace, Name: secretName(lab)}, secret)
+	switch {
+	case err == nil && len(secret.Data[APITokenKey]) > 0:
+		return string(secret.Data[APITokenKey]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("read the config Secret of lab %s: %w", lab.Name, err)
 	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
@@ -248,23 +266,43 @@ func cmpOr(a, b string) string {
 // settings no longer give one.
 func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, in Inputs) (*corev1.PersistentVolumeClaim, error) {
 	var pvc *corev1.PersistentVolumeClaim
-	// One event per outcome, naming every child it touched: a new lab costs one event, not four.
+	// One event per outcome, naming every child it touched; none for the children of a new lab, one
+	// whose status the controller has not written yet.
+	newLab := len(lab.Status.Conditions) == 0
 	var did map[outcome][]string
 	var related client.Object
 	note := func(out outcome, kind string, obj client.Object) {
 		log.FromContext(ctx).Info("Applied child", "action", out, "kind", kind, "name", obj.GetName())
+		if newLab && out == created {
+			return
+		}
 		if did == nil {
 			did = map[outcome][]string{}
 		}
 		did[out] = append(did[out], kind+" "+obj.GetName())
 		related = obj
 	}
-	for _, desired := range Children(lab, in) {
+	children := Children(lab, in)
+	for i := 0; i < len(children); i++ {
+		desired := children[i]
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
 			return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
-		out, err := ensure(ctx, r.Client, desired, live)
+		out, err := fetch(ctx, r.Client, r.reader(), lab, desired, live)
+		if err == nil && out != created {
+			if s, ok := live.(*corev1.Secret); ok && len(s.Data[APITokenKey]) > 0 && string(s.Data[APITokenKey]) != in.APIToken {
+				// The config Secret exists with a token the cache did not show apiToken: that token is
+				// the lab's, and the config and the pod template are made with it, not rewritten.
+				in.APIToken = string(s.Data[APITokenKey])
+				children = Children(lab, in)
+				desired = children[i]
+				if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
+					return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+				}
+			}
+			out, err = converge(ctx, r.Client, desired, live)
+		}
 		if err != nil {
 			r.record(lab, did, related)
 			return nil, err
@@ -338,16 +376,46 @@ func (r *JupyterLabReconciler) newestPod(ctx context.Context, lab *labkitv1alpha
 	return newest, nil
 }
 
-// writeStatus patches the status only when it changed, so steady labs cost no writes.
+// recallStatus gives lab the status this controller last wrote for it when the cached lab is from
+// before that write: the reconciles its own children's events ask for come sooner than the lab's watch
+// event, and from the stale status they would write the same status again, move condition times, or
+// forget a decision the status holds (why and since when a lab is stopped).
+func (r *JupyterLabReconciler) recallStatus(lab *labkitv1alpha1.JupyterLab) {
+	key := client.ObjectKeyFromObject(lab)
+	v, ok := r.written.Load(key)
+	if !ok {
+		return
+	}
+	w := v.(*writtenStatus)
+	if w.uid == lab.UID && slices.Contains(w.before, lab.ResourceVersion) {
+		lab.Status = *w.status.DeepCopy()
+		return
+	}
+	// The cache holds the write, or something newer, which it knows better.
+	r.written.CompareAndDelete(key, v)
+}
+
+// writeStatus patches the status only when it changed, so steady labs cost no writes, and remembers
+// the write until the cache shows it (recallStatus).
 func (r *JupyterLabReconciler) writeStatus(ctx context.Context, lab *labkitv1alpha1.JupyterLab, st labkitv1alpha1.JupyterLabStatus) error {
 	if equality.Semantic.DeepEqual(lab.Status, st) {
 		return nil
 	}
+	key := client.ObjectKeyFromObject(lab)
+	before := []string{lab.ResourceVersion}
+	if v, ok := r.written.Load(key); ok {
+		// lab carries that earlier write (recallStatus): the cache has seen neither.
+		if w := v.(*writtenStatus); w.uid == lab.UID && slices.Contains(w.before, lab.ResourceVersion) {
+			before = append(slices.Clone(w.before), w.resourceVersion)
+		}
+	}
 	base := lab.DeepCopy()
 	lab.Status = st
 	if err := r.Client.Status().Patch(ctx, lab, client.MergeFrom(base)); err != nil {
+		r.written.Delete(key)
 		return fmt.Errorf("update status of lab %s: %w", lab.Name, err)
 	}
+	r.written.Store(key, &writtenStatus{uid: lab.UID, status: *lab.Status.DeepCopy(), resourceVersion: lab.ResourceVersion, before: before})
 	return nil
 }
 

@@ -162,12 +162,20 @@ func TestALabGetsADeploymentServiceVolumeAndConfigOwnedByIt(t *testing.T) {
 	}
 }
 
-func TestANewLabGetsOneEventNamingItsChildren(t *testing.T) {
+func TestANewLabGetsNoEventAndAChildDeletedByHandOneWhenItIsMadeAgain(t *testing.T) {
 	t.Parallel()
 	ctx, ns := setup(t)
 	lab := newLab(ns, "ada", 0)
 	create(t, ctx, lab)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "ada", Namespace: ns}}
+	waitForObject(t, ctx, dep, "the lab's Deployment", always)
+	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
+	if err := env.Client.Delete(ctx, dep); err != nil {
+		t.Fatal(err)
+	}
 
+	// The recorder sends events in the order they are recorded: once the one for the Deployment made
+	// again is there, one for the new lab's children would be too.
 	var created []eventsv1.Event
 	err := testenv.Eventually(ctx, "a Created event for the lab", waitTimeout, func(ctx context.Context) (bool, string, error) {
 		list := &eventsv1.EventList{}
@@ -185,9 +193,9 @@ func TestANewLabGetsOneEventNamingItsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Created Secret ada-jupyter-config, PersistentVolumeClaim ada-work, Deployment ada, Service ada"
-	if len(created) != 1 || created[0].Note != want || created[0].Type != corev1.EventTypeNormal {
-		t.Errorf("Created events of the lab = %+v, want one Normal event with note %q", created, want)
+	want := "Created Deployment ada"
+	if len(created) != 1 || created[0].Note != want || created[0].Type != corev1.EventTypeNormal || created[0].Related == nil || created[0].Related.Kind != "Deployment" {
+		t.Errorf("Created events of the lab = %+v, want one Normal event about the Deployment with note %q", created, want)
 	}
 }
 
@@ -375,5 +383,27 @@ func TestALabInItsDesiredStateCostsNoWrites(t *testing.T) {
 		if n, err := reconcileWrites(ctx); err != nil || n != 0 {
 			t.Fatalf("reconcile of a steady lab made %d writes (err %v), want 0", n, err)
 		}
+	}
+}
+
+func TestAChildsNameTakenBySomeoneElseIsReportedNotTakenOver(t *testing.T) {
+	t.Parallel()
+	ctx, ns := setup(t)
+	theirs := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "taken", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "web", Port: 80}}},
+	}
+	create(t, ctx, theirs)
+	lab := newLab(ns, "taken", 0)
+	create(t, ctx, lab)
+	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionReady, metav1.ConditionFalse, labkitv1alpha1.ReasonReconcileError)
+	if c := meta.FindStatusCondition(lab.Status.Conditions, labkitv1alpha1.ConditionReady); !strings.Contains(c.Message, "already exists") {
+		t.Errorf("Ready message %q, want it to say the Service already exists", c.Message)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(theirs), theirs); err != nil {
+		t.Fatal(err)
+	}
+	if len(theirs.OwnerReferences) != 0 || theirs.Spec.Ports[0].Port != 80 {
+		t.Errorf("someone else's Service was changed: owners %+v, ports %+v", theirs.OwnerReferences, theirs.Spec.Ports)
 	}
 }

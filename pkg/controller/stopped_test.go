@@ -14,13 +14,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -373,11 +374,39 @@ func TestTheAPITokenSurvivesACacheThatHasNotSeenTheSecretYet(t *testing.T) {
 	lab := newLab(ns, "steady-token", 0)
 	create(t, ctx, lab)
 	token := secretToken(t, ctx, lab)
-	// A cache a moment behind: it has not seen the lab's config Secret yet.
-	behind := fake.NewClientBuilder().WithScheme(env.Scheme).Build()
-	r := &JupyterLabReconciler{Client: behind, APIReader: env.Client}
-	got, err := r.apiToken(ctx, lab)
-	if err != nil || got != token {
-		t.Errorf("apiToken with a cache behind = %q, %v; want the Secret's %q, else the lab's config and pod would change", got, err, token)
+	dep := waitForReplicas(t, ctx, lab, 1)
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secretName(lab)}, secret); err != nil {
+		t.Fatal(err)
+	}
+	// A cache a moment behind: it has not seen the lab's config Secret yet, and holds the rest as the
+	// API server does.
+	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	r := &JupyterLabReconciler{Client: behind, Scheme: env.Scheme, APIReader: env.Client}
+	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(lab)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{secret, dep} {
+		rv := obj.GetResourceVersion()
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.GetResourceVersion() != rv {
+			t.Errorf("a reconcile whose cache had not seen the config Secret rewrote %T %s; want it kept, else the lab's config and pod change", obj, obj.GetName())
+		}
+	}
+	if got := string(secret.Data[APITokenKey]); got != token {
+		t.Errorf("API token after a reconcile with a cache behind = %q, want the Secret's %q", got, token)
 	}
 }

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"fmt"
-	"github.com/go-logr/logr"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,7 +28,48 @@ var (
 	mgrClient client.Client
 	// writes counts the controller's write requests (create, update, patch, apply, delete) per namespace.
 	writes sync.Map // namespace -> *atomic.Int64
+	// requests counts every API request of the controller (its cache's, client's, API reader's and
+	// event recorder's) by namespace and HTTP method, as bench-scale counts them by method.
+	requests sync.Map // requestKey -> *atomic.Int64
 )
+
+type requestKey struct{ namespace, method string }
+
+// countingTransport counts the requests that go through it in requests; those that name no
+// namespace (lists and watches of the cache) are not counted.
+type countingTransport struct{ next http.RoundTripper }
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ns := namespaceOf(req.URL.Path); ns != "" {
+		n, _ := requests.LoadOrStore(requestKey{ns, req.Method}, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// namespaceOf is the namespace of a request for namespaced objects, e.g. ns of
+// /apis/apps/v1/namespaces/ns/deployments/ada; "" for any other request.
+func namespaceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if parts[i] == "namespaces" {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
+// requestsIn are the controller's requests so far in ns, by HTTP method.
+func requestsIn(ns string) map[string]int64 {
+	out := map[string]int64{}
+	requests.Range(func(k, v any) bool {
+		if key := k.(requestKey); key.namespace == ns {
+			out[key.method] = v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return out
+}
 
 // jupyters are the fake Jupyter servers of the tests, by lab namespace: their activity endpoints stand
 // in for the labs' servers, which envtest cannot run.
@@ -57,7 +100,7 @@ func writesIn(ns string) int64 {
 }
 
 // TestMain starts a real API server and the controller against it, as the manager does in production
-// but with a client that counts writes.
+// but with a client that counts writes and a transport that counts every request.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -74,7 +117,9 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stop envtest:", err)
 		}
 	}()
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt} })
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  env.Scheme,
 		Cache:   CacheOptions(DefaultSettings),
 		Metrics: metricsserver.Options{BindAddress: "0"},
