@@ -6,7 +6,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"regexp"
 	"testing"
 	"time"
 
@@ -17,13 +16,11 @@ import (
 
 	"github.com/labkit-dev/labkit/pkg/harness/apply"
 	"github.com/labkit-dev/labkit/pkg/harness/skaffold"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // reconcileFunc is where the breakpoint goes: the controller's Reconcile.
-const reconcileFunc = "github.com/labkit-dev/labkit/pkg/controller.(*JupyterLabReconciler).Reconcile"
-
-// delvePort is what skaffold debug prints when it forwards Delve's port of the controller pod.
-var delvePort = regexp.MustCompile(`Port forwarding pod/labkit-controller-\S+ in namespace labkit-system, remote port 56268 -> (?:http://)?(\S+:\d+)`)
+const reconcileFunc = stack.ReconcileFunc
 
 func TestDebug(t *testing.T) {
 	type debugKey struct{}
@@ -43,11 +40,11 @@ func TestDebug(t *testing.T) {
 			}
 			ctx = context.WithValue(ctx, debugKey{}, debugging{session: session})
 			// The session's first build compiles every package for Delve: it has the first build's wait.
-			found, err := session.WaitFor(ctx, "wait-dev-started", timeout("wait-dev-started"), 0, delvePort)
+			found, err := session.WaitFor(ctx, "wait-dev-started", timeout("wait-dev-started"), 0, stack.DelvePort)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return context.WithValue(ctx, debugKey{}, debugging{session: session, delve: found[1]})
+			return context.WithValue(ctx, debugKey{}, debugging{session: session, delve: found[2]})
 		}).
 		Assess("Delve stops in Reconcile for the new lab, reads its name and GPU count, steps and continues", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s, dbg := from(ctx), ctx.Value(debugKey{}).(debugging)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/go-delve/delve/service/api"
@@ -31,12 +30,6 @@ const (
 	debugStopped   = "a client stopped in Reconcile"
 )
 
-// reconcileFunc is where the breakpoint goes.
-const reconcileFunc = "github.com/labkit-dev/labkit/pkg/controller.(*JupyterLabReconciler).Reconcile"
-
-// delvePort is what skaffold debug prints when it forwards Delve's port of a controller pod.
-var delvePort = regexp.MustCompile(`Port forwarding pod/(labkit-controller-\S+) in namespace labkit-system, remote port 56268 -> (?:http://)?(\S+:\d+)`)
-
 // benchNamespace holds the lab whose reconcile the breakpoint waits for.
 const benchNamespace = "bench-debug"
 
@@ -44,7 +37,7 @@ const benchNamespace = "bench-debug"
 func runDebug(ctx context.Context, c stack.Cluster, session *skaffold.Session, root, work string, edits int, started time.Time) (map[string][]time.Duration, error) {
 	took := map[string][]time.Duration{}
 	// The first build compiles every package for Delve: it has the first build's wait.
-	found, err := session.WaitFor(ctx, "wait-dev-started", stack.Waits.Timeout("wait-dev-started"), 0, delvePort)
+	found, err := session.WaitFor(ctx, "wait-dev-started", stack.Waits.Timeout("wait-dev-started"), 0, stack.DelvePort)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +67,11 @@ func runDebug(ctx context.Context, c stack.Cluster, session *skaffold.Session, r
 		// The forward of the new pod: skaffold prints one per pod it forwards.
 		var addr string
 		for addr == "" {
-			found, err := session.WaitFor(ctx, "wait-new-pod", stack.Waits.Timeout("wait-new-pod"), offset, delvePort)
+			found, err := session.WaitFor(ctx, "wait-new-pod", stack.Waits.Timeout("wait-new-pod"), offset, stack.DelvePort)
 			if err != nil {
 				return nil, err
 			}
-			at := delvePort.FindStringIndex(session.Output()[offset:])
+			at := stack.DelvePort.FindStringIndex(session.Output()[offset:])
 			offset += at[1]
 			if pod, err := stack.WaitForControllerVersion(ctx, c.RESTConfig(), marker); err == nil && pod == found[1] {
 				addr = found[2]
@@ -135,7 +128,7 @@ func stopInReconcile(ctx context.Context, c stack.Cluster, addr string) (err err
 	if _, err := d.Halt(); err != nil {
 		return fmt.Errorf("halt: %w", err)
 	}
-	bp, err := d.CreateBreakpoint(&api.Breakpoint{FunctionName: reconcileFunc, Cond: `req.NamespacedName.Namespace == "` + benchNamespace + `"`})
+	bp, err := d.CreateBreakpoint(&api.Breakpoint{FunctionName: stack.ReconcileFunc, Cond: `req.NamespacedName.Namespace == "` + benchNamespace + `"`})
 	if err != nil {
 		return fmt.Errorf("breakpoint in Reconcile: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,13 @@ func CopyProject(root, dir string) error {
 	}
 	return nil
 }
+
+// ReconcileFunc is the controller's Reconcile, where a debugger's breakpoint goes.
+const ReconcileFunc = "github.com/labkit-dev/labkit/pkg/controller.(*JupyterLabReconciler).Reconcile"
+
+// DelvePort matches the line skaffold debug prints when it forwards Delve's port of a controller pod:
+// the pod is submatch 1, the address on this machine submatch 2.
+var DelvePort = regexp.MustCompile(`Port forwarding pod/(labkit-controller-\S+) in namespace labkit-system, remote port 56268 -> (?:http://)?(\S+:\d+)`)
 
 // VersionFile is the file whose `var version = "dev"` the controller logs at start: editing it is a
 // source change whose effect can be seen in the new pod's log.
