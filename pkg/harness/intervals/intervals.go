@@ -104,18 +104,22 @@ func (t Table) Load(path string) (Table, error) {
 	return out, nil
 }
 
+const notChecked = "not checked yet"
+
 // Until calls cond every poll of the interval name until it says nothing is unmet (""), returns an
 // error, or the timeout passes. The error then names the wait, how long it waited and what cond last
 // said was unmet.
 func (t Table) Until(ctx context.Context, name string, cond func(context.Context) (unmet string, err error)) error {
 	iv := t.Get(name)
-	last := "not checked yet"
+	last := notChecked
 	err := wait.PollUntilContextTimeout(ctx, iv.Poll, iv.Timeout, true, func(ctx context.Context) (bool, error) {
 		unmet, err := cond(ctx)
 		if err != nil {
 			return false, err
 		}
-		if unmet != "" {
+		// What a condition says once the timeout has cut its own request short ("context deadline
+		// exceeded") tells nothing about what it waits for: keep what it said before.
+		if unmet != "" && (ctx.Err() == nil || last == notChecked) {
 			last = unmet
 		}
 		return unmet == "", nil

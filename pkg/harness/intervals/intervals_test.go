@@ -41,6 +41,18 @@ func TestUntilNamesTheWaitAndWhatItLastSaw(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "wait-x: still not done after 50ms: phase Pending") {
 		t.Fatalf("Until() = %v, want the wait's name, its timeout and the last unmet state", err)
 	}
+	// A condition whose request the timeout cut short says so; the error keeps what it saw before.
+	n = 0
+	err = intervals.Table{"wait-x": {Timeout: 50 * time.Millisecond, Poll: time.Millisecond}}.Until(t.Context(), "wait-x", func(ctx context.Context) (string, error) {
+		if n++; n < 3 {
+			return "phase Pending", nil
+		}
+		<-ctx.Done() // the request in flight when the timeout passes
+		return "rate: Wait(n=1) would exceed context deadline", nil
+	})
+	if err == nil || !strings.HasSuffix(err.Error(), ": phase Pending") {
+		t.Errorf("Until() whose last look was cut short by its timeout = %v, want what it saw before", err)
+	}
 	boom := errors.New("boom")
 	if err := (intervals.Table{"wait-x": {Timeout: time.Minute, Poll: time.Millisecond}}).Until(t.Context(), "wait-x", func(context.Context) (string, error) {
 		return "", boom
