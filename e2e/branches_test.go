@@ -126,7 +126,7 @@ func TestBranches(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, proposal, environments)
+	test(t, proposal, environments)
 }
 
 type environment struct{ branch, lab string }

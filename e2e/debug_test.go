@@ -116,7 +116,7 @@ func TestDebug(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, debug)
+	test(t, debug)
 }
 
 // ensureChildrenFunc makes a lab's children from its spec.

@@ -68,7 +68,7 @@ func TestDevLoop(t *testing.T) {
 			return ctx
 		}).
 		Feature()
-	testenv.Test(t, devLoop)
+	test(t, devLoop)
 }
 
 type devSession struct {

@@ -88,5 +88,5 @@ status:
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, restored, pruned)
+	test(t, restored, pruned)
 }

@@ -212,7 +212,7 @@ func TestGiveGPUsBack(t *testing.T) {
 		Teardown(deleteNamespace()).
 		Feature()
 
-	testenv.Test(t, pause, culling, expiry)
+	test(t, pause, culling, expiry)
 }
 
 func labNamed(ns, name string) *labkitv1alpha1.JupyterLab {

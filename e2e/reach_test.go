@@ -74,7 +74,7 @@ func TestReach(t *testing.T) {
 		Teardown(removeLab()).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, reach, unfit)
+	test(t, reach, unfit)
 }
 
 // withLab puts the lab labctl is about to create into ctx, so that removeLab withdraws it.

@@ -44,5 +44,5 @@ func TestScheduling(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, tooMany)
+	test(t, tooMany)
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 	"github.com/labkit-dev/labkit/pkg/generator"
@@ -161,19 +163,61 @@ func (s *suite) beforeFeature(ctx context.Context, _ *envconf.Config, _ *testing
 	return context.WithValue(ctx, featureStartKey{}, time.Now()), nil
 }
 
-// afterFeature times the feature and, when it failed, writes evidence to artifacts/<test>/.
+// afterFeature times the feature and notes a failure, so the cluster is kept for a look.
 func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.T, f features.Feature) (context.Context, error) {
 	if start, ok := ctx.Value(featureStartKey{}).(time.Time); ok {
 		s.time("feature: "+f.Name(), start)
 	}
-	if !t.Failed() {
-		return ctx, nil
+	if t.Failed() {
+		s.mu.Lock()
+		s.failed = true
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.failed = true
-	s.mu.Unlock()
+	return ctx, nil
+}
+
+// test runs the features, each with a first teardown that, when the feature failed, writes evidence to
+// artifacts/<test>/ and its digest to the test's output. It runs before the feature's own teardowns,
+// which delete its labs and namespace: the hooks after a feature would find them gone.
+func test(t *testing.T, fs ...features.Feature) {
+	t.Helper()
+	wrapped := make([]features.Feature, len(fs))
+	for i, f := range fs {
+		steps := slices.Clone(f.Steps())
+		first := slices.IndexFunc(steps, func(st types.Step) bool { return st.Level() == types.LevelTeardown })
+		if first < 0 {
+			first = len(steps)
+		}
+		wrapped[i] = withSteps{f, slices.Insert(steps, first, types.Step(evidenceStep{}))}
+	}
+	testenv.Test(t, wrapped...)
+}
+
+// withSteps is a feature with other steps.
+type withSteps struct {
+	features.Feature
+	steps []types.Step
+}
+
+func (f withSteps) Steps() []types.Step { return f.steps }
+
+// evidenceStep is the teardown test puts first.
+type evidenceStep struct{}
+
+func (evidenceStep) Name() string         { return "evidence of a failure" }
+func (evidenceStep) Level() types.Level   { return types.LevelTeardown }
+func (evidenceStep) Func() types.StepFunc { return collectEvidence }
+
+// collectEvidence writes evidence of a failed feature: the events, the labs, their children and pods
+// and their logs in its namespace, Argo CD's and the controller's.
+func collectEvidence(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+	if !t.Failed() {
+		return ctx
+	}
+	s := from(ctx)
 	namespaces := []string{"argocd", stack.ControllerNamespace}
-	if ns, ok := ctx.Value(namespaceKey{}).(string); ok {
+	ns, hasNamespace := ctx.Value(namespaceKey{}).(string)
+	if hasNamespace {
 		namespaces = append(namespaces, ns)
 	}
 	dir := filepath.Join(s.artifacts, strings.ReplaceAll(t.Name(), "/", "_"))
@@ -189,7 +233,10 @@ func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.
 		),
 		evidence.WithPodLogs(stack.ControllerNamespace, stack.ControllerSelector))
 	t.Logf("evidence in %s (%v)", dir, err)
-	return ctx, nil
+	if hasNamespace {
+		logDigest(context.WithoutCancel(ctx), t, s.client, dir, ns)
+	}
+	return ctx
 }
 
 // prefixWriter writes each chunk of a tool's output to stderr with a prefix.

@@ -61,7 +61,7 @@ func TestValidation(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	testenv.Test(t, refused)
+	test(t, refused)
 }
 
 func remoteRefs(ctx context.Context, t *testing.T, url string) string {
