@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/labkit-dev/labkit/pkg/internal/kobj"
 	"github.com/labkit-dev/labkit/pkg/match"
@@ -81,9 +82,16 @@ func converge(ctx context.Context, c client.Client, desired, live client.Object)
 	if err != nil {
 		return unchanged, err
 	}
-	if len(match.Contains(want, have, match.Ordered())) == 0 {
+	diff := match.Contains(want, have, match.Ordered())
+	if len(diff) == 0 {
 		return unchanged, nil
 	}
+	// Where it differs, never the values: a Secret's are secret.
+	fields := make([]string, 0, min(len(diff), 10))
+	for _, d := range diff[:min(len(diff), 10)] {
+		fields = append(fields, d.Path)
+	}
+	log.FromContext(ctx).Info("Repairing child", "kind", kind, "name", desired.GetName(), "fields", fields, "differences", len(diff))
 	patch, err := json.Marshal(want)
 	if err != nil {
 		return unchanged, fmt.Errorf("encode %s %s: %w", kind, desired.GetName(), err)
