@@ -1,13 +1,18 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 )
@@ -22,9 +27,10 @@ type Activity struct {
 	Busy bool
 }
 
-// ActivityReader reads a lab's activity from its Jupyter server, with a token the server accepts.
+// ActivityReader reads a lab's activity from its Jupyter server, running in pod, with a token the
+// server accepts.
 type ActivityReader interface {
-	Read(ctx context.Context, lab *labkitv1alpha1.JupyterLab, token string) (Activity, error)
+	Read(ctx context.Context, lab *labkitv1alpha1.JupyterLab, pod *corev1.Pod, token string) (Activity, error)
 }
 
 // JupyterActivity reads activity through Jupyter's own REST API: /api/status (which does not count as
@@ -33,17 +39,31 @@ type ActivityReader interface {
 type JupyterActivity struct {
 	// Client makes the requests; a client with a 10 s timeout when nil.
 	Client *http.Client
-	// BaseURL is where a lab's server answers; the in-cluster URL (InternalURL) when nil.
+	// BaseURL is where a lab's server answers; when nil, the pod's own address (PodURL), or the
+	// in-cluster URL (InternalURL) of a pod that has none yet.
 	BaseURL func(lab *labkitv1alpha1.JupyterLab) string
 }
 
+// PodURL is the address of the Jupyter server in pod, by the pod's IP; "" when the pod has none.
+//
+// The controller reads a lab's activity there rather than through its Service: the pod is the one
+// whose readiness it judged, and its IP answers as soon as the kubelet's probe does, where the
+// Service's address needs the endpoints and every node's service proxy to have caught up (until then
+// it refuses the connection), and a name lookup.
+func PodURL(pod *corev1.Pod) string {
+	if pod == nil || pod.Status.PodIP == "" {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(JupyterPort)) + "/"
+}
+
 // Read implements ActivityReader.
-func (j JupyterActivity) Read(ctx context.Context, lab *labkitv1alpha1.JupyterLab, token string) (Activity, error) {
+func (j JupyterActivity) Read(ctx context.Context, lab *labkitv1alpha1.JupyterLab, pod *corev1.Pod, token string) (Activity, error) {
 	c := j.Client
 	if c == nil {
 		c = &http.Client{Timeout: 10 * time.Second}
 	}
-	base := InternalURL(lab)
+	base := cmp.Or(PodURL(pod), InternalURL(lab))
 	if j.BaseURL != nil {
 		base = j.BaseURL(lab)
 	}

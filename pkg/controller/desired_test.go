@@ -187,3 +187,21 @@ func TestAStoppedLabsDeploymentHasNoReplicas(t *testing.T) {
 		t.Error("stopping changes the pod template")
 	}
 }
+
+func TestPodURLIsThePodsOwnAddress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"IPv4", &corev1.Pod{Status: corev1.PodStatus{PodIP: "10.244.1.7"}}, "http://10.244.1.7:8888/"},
+		{"IPv6, bracketed", &corev1.Pod{Status: corev1.PodStatus{PodIP: "fd00:10:244::7"}}, "http://[fd00:10:244::7]:8888/"},
+		{"no IP yet", &corev1.Pod{}, ""},
+		{"no pod", nil, ""},
+	} {
+		if got := PodURL(tc.pod); got != tc.want {
+			t.Errorf("%s: PodURL() = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

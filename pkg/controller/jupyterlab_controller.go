@@ -187,18 +187,25 @@ func (r *JupyterLabReconciler) watchActivity(ctx context.Context, lab *labkitv1a
 	cred, err := r.credential(ctx, lab, token)
 	var act Activity
 	if err == nil {
-		act, err = r.activity().Read(ctx, lab, cred)
+		act, err = r.activity().Read(ctx, lab, obs.pod, cred)
 	}
 	if err != nil {
 		log.FromContext(ctx).Info("Cannot read the lab's activity; it keeps running", "error", err.Error())
 		return
 	}
 	idle := act.idleFor(now)
+	logger := log.FromContext(ctx)
+	logger.V(1).Info("Read the lab's activity", "lastActivity", act.LastActivity, "busy", act.Busy, "idleFor", idle.String())
+	wasIdle := obs.idleSince != nil
 	obs.idleSince = nil
 	if idle >= reportIdleAfter(obs.idleTimeout) {
 		obs.idleSince = &metav1.Time{Time: act.LastActivity.Truncate(time.Second)}
+		if !wasIdle {
+			logger.Info("The lab is idle", "lastActivity", act.LastActivity, "idleFor", idle.String(), "idleTimeout", obs.idleTimeout.String())
+		}
 	}
 	if idle >= obs.idleTimeout {
+		logger.Info("Stopping the lab: idle for its idle timeout", "lastActivity", act.LastActivity, "idleFor", idle.String(), "idleTimeout", obs.idleTimeout.String())
 		obs.stopped = culled(lab, now)
 		if r.Recorder != nil {
 			r.Recorder.Eventf(lab, nil, corev1.EventTypeNormal, labkitv1alpha1.ReasonIdle, "Stop",
