@@ -10,9 +10,6 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
@@ -138,45 +135,15 @@ func (c *controller) scrape(ctx context.Context) (sample, error) {
 
 // parseMetrics reads a Prometheus text exposition into s.
 func parseMetrics(r io.Reader, s *sample) error {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(r)
+	m, err := stack.ParseMetrics(r)
 	if err != nil {
-		return fmt.Errorf("controller metrics: %w", err)
+		return err
 	}
-	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
-		if labelValue(m, "controller") == "jupyterlab" {
-			s.reconciles += value(m)
-		}
+	s.reconciles += m.Sum("controller_runtime_reconcile_total", "controller", "jupyterlab")
+	for _, series := range m["rest_client_requests_total"].GetMetric() {
+		s.requests[stack.LabelValue(series, "method")] += stack.Value(series)
 	}
-	for _, m := range families["rest_client_requests_total"].GetMetric() {
-		s.requests[labelValue(m, "method")] += value(m)
-	}
-	for _, m := range families["process_resident_memory_bytes"].GetMetric() {
-		s.rss = value(m)
-	}
-	for _, m := range families["process_cpu_seconds_total"].GetMetric() {
-		s.cpu = value(m)
-	}
+	s.rss = m.Sum("process_resident_memory_bytes")
+	s.cpu = m.Sum("process_cpu_seconds_total")
 	return nil
-}
-
-// value is m's value, whether it is a counter, a gauge or untyped.
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.GetCounter() != nil:
-		return m.GetCounter().GetValue()
-	case m.GetGauge() != nil:
-		return m.GetGauge().GetValue()
-	}
-	return m.GetUntyped().GetValue()
-}
-
-// labelValue is the value of m's label name, "?" if it has none.
-func labelValue(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return "?"
 }

@@ -66,6 +66,12 @@ func inClusterController(ctx context.Context, cfg *rest.Config, c client.Client)
 	if pod == "" {
 		return nil, fmt.Errorf("no running labkit-controller pod in namespace %s (selector %s)", ControllerNamespace, ControllerSelector)
 	}
+	return ControllerPod(cfg, pod)
+}
+
+// ControllerPod is the controller of the manifests running in pod (in ControllerNamespace), such as
+// one of the two a rollout runs side by side; its metrics are read through the API server's proxy.
+func ControllerPod(cfg *rest.Config, pod string) (*Controller, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
