@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -156,4 +157,48 @@ func ensureAbsent(ctx context.Context, c client.Client, owner metav1.Object, obj
 		return unchanged, fmt.Errorf("delete %s %s: %w", kind, obj.GetName(), err)
 	}
 	return removed, nil
+}
+
+// holdPodTemplate keeps the pod template of a running lab's Deployment when the controller renders the
+// lab, unchanged, differently from what it applied before: a controller upgrade with a new default (a
+// probe, a security setting, an env var) must not restart every running lab and kill its kernels. The
+// lab gets the new template when its pod is not running anyway (stopped, idle, expired, or applied
+// while it is), or when its own spec changes; till then its PodCurrent condition says so. A difference
+// under the same rendering is drift, and put right as before.
+//
+// It changes desired to keep the live template and returns the fields that wait; nil when none do. A
+// Deployment made before the annotations existed counts as rendered from the lab as it is.
+func holdPodTemplate(desired, live *appsv1.Deployment, stopped bool) []string {
+	if stopped || ptr.Deref(live.Spec.Replicas, 1) == 0 {
+		return nil // no pod runs: nothing to restart
+	}
+	if rendered := live.Annotations[RenderedForAnnotation]; rendered != "" && rendered != desired.Annotations[RenderedForAnnotation] {
+		return nil // the lab's spec or token changed: its pod is made anew
+	}
+	if live.Annotations[TemplateHashAnnotation] == desired.Annotations[TemplateHashAnnotation] {
+		return nil // rendered the same: a difference is someone's edit, put right
+	}
+	want, err := kobj.ToMap(&desired.Spec.Template)
+	if err != nil {
+		return nil
+	}
+	have, err := kobj.ToMap(&live.Spec.Template)
+	if err != nil {
+		return nil
+	}
+	diff := match.Contains(want, have, match.Ordered())
+	if len(diff) == 0 {
+		return nil // rendered differently in form only: the new hash is written, nothing restarts
+	}
+	fields := make([]string, 0, len(diff))
+	for _, d := range diff {
+		fields = append(fields, "spec.template."+d.Path)
+	}
+	desired.Spec.Template = *live.Spec.Template.DeepCopy()
+	if h, ok := live.Annotations[TemplateHashAnnotation]; ok {
+		desired.Annotations[TemplateHashAnnotation] = h
+	} else {
+		delete(desired.Annotations, TemplateHashAnnotation)
+	}
+	return fields
 }

@@ -40,6 +40,12 @@ const (
 	tokenEnv = "JUPYTER_TOKEN"
 	// configHashAnnotation restarts the pod when the server config changes.
 	configHashAnnotation = "labkit.dev/config-hash"
+	// TemplateHashAnnotation, on a lab's Deployment, is the hash of the pod template the controller
+	// last applied to it, and RenderedForAnnotation what of the lab it rendered it from (its
+	// generation and API token): together they tell a lab whose spec changed from a controller that
+	// renders the same spec differently (see holdPodTemplate).
+	TemplateHashAnnotation = "labkit.dev/pod-template-hash"
+	RenderedForAnnotation  = "labkit.dev/rendered-for"
 	portName             = "http"
 )
 
@@ -376,19 +382,41 @@ func desiredDeployment(lab *labkitv1alpha1.JupyterLab, in Inputs) *appsv1.Deploy
 	if lab.Spec.ImagePullSecret != "" {
 		pod.ImagePullSecrets = []corev1.LocalObjectReference{{Name: lab.Spec.ImagePullSecret}}
 	}
-	return &appsv1.Deployment{
+	template := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{
+			Labels:      commonLabels(lab),
+			Annotations: map[string]string{configHashAnnotation: configHash(jupyterConfig(lab, in.APIToken))},
+		},
+		Spec: pod,
+	}
+	d := &appsv1.Deployment{
 		ObjectMeta: childMeta(lab, deploymentName(lab)),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(replicas(in.Stopped)),
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(lab)},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels:      commonLabels(lab),
-					Annotations: map[string]string{configHashAnnotation: configHash(jupyterConfig(lab, in.APIToken))},
-				},
-				Spec: pod,
-			},
+			Template: template,
 		},
 	}
+	d.Annotations = map[string]string{TemplateHashAnnotation: podTemplateHash(&template), RenderedForAnnotation: renderedFor(lab, in.APIToken)}
+	return d
+}
+
+// podTemplateHash is a hash of a pod template as the controller renders it (the JSON of a Go struct is
+// deterministic: fields in order, map keys sorted).
+func podTemplateHash(t *corev1.PodTemplateSpec) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		panic(fmt.Sprintf("encode a pod template: %v", err)) // a PodTemplateSpec always encodes
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// renderedFor names what of the lab a pod template is rendered from: its generation, which every
+// change of its spec raises (defaults a newer CRD adds on read do not), and the API token its Jupyter
+// config holds. Only a digest of the token, which is a secret.
+func renderedFor(lab *labkitv1alpha1.JupyterLab, apiToken string) string {
+	sum := sha256.Sum256([]byte(apiToken))
+	return fmt.Sprintf("generation %d, token %s", lab.Generation, hex.EncodeToString(sum[:4]))
 }

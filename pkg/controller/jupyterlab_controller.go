@@ -152,14 +152,14 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		return reconcile.Result{}, err
 	}
 
-	pvc, err := r.ensureChildren(ctx, lab, Inputs{Settings: settings, APIToken: token, Stopped: obs.stopped != nil})
+	pvc, held, err := r.ensureChildren(ctx, lab, Inputs{Settings: settings, APIToken: token, Stopped: obs.stopped != nil})
 	if err != nil {
 		if statusErr := r.reportError(ctx, lab, err); statusErr != nil {
 			logger.Error(statusErr, "Cannot report reconcile error in status")
 		}
 		return reconcile.Result{}, err
 	}
-	obs.pvc = pvc
+	obs.pvc, obs.heldPodFields = pvc, held
 	if err := r.writeStatus(ctx, lab, computeStatus(lab, obs, settings)); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -270,9 +270,11 @@ func cmpOr(a, b string) string {
 }
 
 // ensureChildren applies the lab's children in the order of Children, and removes the Ingress when the
-// settings no longer give one.
-func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, in Inputs) (*corev1.PersistentVolumeClaim, error) {
+// settings no longer give one. It returns the lab's claim, and the fields of the pod template that
+// wait for the lab's next start (holdPodTemplate).
+func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1alpha1.JupyterLab, in Inputs) (*corev1.PersistentVolumeClaim, []string, error) {
 	var pvc *corev1.PersistentVolumeClaim
+	var held []string
 	// One event per outcome, naming every child it touched; none for the children of a new lab, one
 	// whose status the controller has not written yet.
 	newLab := len(lab.Status.Conditions) == 0
@@ -293,7 +295,7 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 	for i := 0; i < len(children); i++ {
 		desired := children[i]
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
-			return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+			return nil, nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
 		out, err := fetch(ctx, r.Client, r.reader(), lab, desired, live)
@@ -305,14 +307,19 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 				children = Children(lab, in)
 				desired = children[i]
 				if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
-					return nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+					return nil, nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
+				}
+			}
+			if d, ok := desired.(*appsv1.Deployment); ok {
+				if held = holdPodTemplate(d, live.(*appsv1.Deployment), in.Stopped); held != nil {
+					log.FromContext(ctx).V(1).Info("Keeping the running pod's template until the lab's next start", "fields", held)
 				}
 			}
 			out, err = converge(ctx, r.Client, desired, live)
 		}
 		if err != nil {
 			r.record(lab, did, related)
-			return nil, err
+			return nil, nil, err
 		}
 		if p, ok := live.(*corev1.PersistentVolumeClaim); ok {
 			pvc = p
@@ -326,14 +333,14 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 		out, err := ensureAbsent(ctx, r.Client, lab, ing)
 		if err != nil {
 			r.record(lab, did, related)
-			return nil, err
+			return nil, nil, err
 		}
 		if out != unchanged {
 			note(out, "Ingress", ing)
 		}
 	}
 	r.record(lab, did, related)
-	return pvc, nil
+	return pvc, held, nil
 }
 
 // record sends one event for each outcome in did, listing the children, e.g. "Created Secret ada,

@@ -26,6 +26,8 @@ type observed struct {
 	idleSince   *metav1.Time
 	// missingClaims are claims of spec.volumes that do not exist.
 	missingClaims []string
+	// heldPodFields are the fields of the pod template that wait for the lab's next start.
+	heldPodFields []string
 }
 
 // failedWaitingReasons are container states that will not resolve by waiting.
@@ -59,6 +61,12 @@ func computeStatus(lab *labkitv1alpha1.JupyterLab, obs observed, s Settings) lab
 		meta.RemoveStatusCondition(&st.Conditions, labkitv1alpha1.ConditionVolumesReady)
 	} else {
 		set(volumesCondition(lab, obs.missingClaims))
+	}
+
+	if len(obs.heldPodFields) == 0 {
+		meta.RemoveStatusCondition(&st.Conditions, labkitv1alpha1.ConditionPodCurrent)
+	} else {
+		set(podCurrentCondition(lab, obs.heldPodFields))
 	}
 
 	if stopped := obs.stopped; stopped != nil {
@@ -165,4 +173,18 @@ func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodConditi
 func podReady(pod *corev1.Pod) bool {
 	c := podCondition(pod, corev1.PodReady)
 	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// podCurrentCondition says that the lab's running pod waits for its next start to get what this
+// controller renders, and which fields differ (never their values: they may hold a secret's name).
+func podCurrentCondition(lab *labkitv1alpha1.JupyterLab, fields []string) (string, metav1.ConditionStatus, string, string) {
+	shown := fields[:min(len(fields), 5)]
+	more := ""
+	if len(fields) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(fields)-len(shown))
+	}
+	return labkitv1alpha1.ConditionPodCurrent, metav1.ConditionFalse, labkitv1alpha1.ReasonAppliesAtNextStart,
+		fmt.Sprintf("this version of labkit-controller runs labs' pods differently (%s%s); the running pod is kept, so its "+
+			"kernels are not killed, and the change applies when the lab next starts: labctl stop %s, then labctl start %s",
+			strings.Join(shown, ", "), more, lab.Name, lab.Name)
 }

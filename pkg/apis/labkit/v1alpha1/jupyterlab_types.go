@@ -245,6 +245,10 @@ const (
 	// ConditionVolumesReady is True when every volume of spec.volumes exists; only labs with such
 	// volumes have it.
 	ConditionVolumesReady = "VolumesReady"
+	// ConditionPodCurrent is False while the lab's running pod is not what this controller renders for
+	// the lab's spec: a controller upgrade changed how labs run (a new default) and the change waits
+	// for the lab's next start rather than restarting it. Only such labs have it.
+	ConditionPodCurrent = "PodCurrent"
 )
 
 // Condition reasons.
@@ -267,6 +271,8 @@ const (
 	// VolumesReady.
 	ReasonClaimsFound   = "ClaimsFound"
 	ReasonClaimNotFound = "ClaimNotFound"
+	// PodCurrent.
+	ReasonAppliesAtNextStart = "AppliesAtNextStart"
 )
 
 // StoppedStatus says why a lab runs no pod, and since when.
