@@ -26,6 +26,8 @@ var Waits = intervals.Table{
 	"wait-labctl": {Timeout: 5 * time.Minute, Poll: time.Second},
 	// A new controller pod: skaffold's redeploys, Delve.
 	"wait-new-pod": {Timeout: 4 * time.Minute, Poll: 250 * time.Millisecond},
+	// A new controller holding the lease and through every lab its start queued.
+	"wait-controller-caught-up": {Timeout: 3 * time.Minute, Poll: 500 * time.Millisecond},
 	// skaffold dev's first build and deploy: on a new machine its host build compiles every dependency
 	// of the controller once (Go's cache then keeps them).
 	"wait-dev-started": {Timeout: 12 * time.Minute, Poll: 250 * time.Millisecond},
