@@ -46,7 +46,7 @@ const (
 	// renders the same spec differently (see holdPodTemplate).
 	TemplateHashAnnotation = "labkit.dev/pod-template-hash"
 	RenderedForAnnotation  = "labkit.dev/rendered-for"
-	portName             = "http"
+	portName               = "http"
 )
 
 // Names of a lab's children.
