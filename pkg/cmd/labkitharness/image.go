@@ -25,8 +25,10 @@ func newImageCommand(out io.Writer) *cobra.Command {
 		Use:   "build",
 		Short: "Compile a Go program on this machine and build an image of the binary alone (a skaffold custom build)",
 		Long: "Compile the Go main package --package on this machine (Go's build cache makes a small edit's rebuild take seconds)\n" +
-			"and build the image $IMAGE of that binary on --base; push it when $PUSH_IMAGE is true. skaffold sets both;\n" +
-			"$BUILD_CONTEXT is the module (default: the current directory).",
+			"and build the image $IMAGE of that binary on --base. When $PUSH_IMAGE is true, the image is written straight to\n" +
+			"$IMAGE's registry, without Docker: the binary as one layer on the base, which the first push copies there from\n" +
+			"the local Docker daemon (as <registry>/labkit-base/<base>); otherwise it is built in the Docker daemon.\n" +
+			"skaffold sets both; $BUILD_CONTEXT is the module (default: the current directory).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if flags.strip && flags.gcflags != "" {

@@ -17,7 +17,9 @@ const DefaultBase = "gcr.io/distroless/static:nonroot"
 
 // Build compiles the main package pkg of the Go module in dir for Linux on this machine's
 // architecture, with cgo off, and builds the image tag of that binary alone on the base image, as
-// /<binary name>, run as the base's non-root user (65532). With push it then pushes the image.
+// /<binary name>, run as the base's non-root user (65532). With push it writes the image straight to
+// the registry its name has, without Docker (see pushImage), once the base is there; without, it
+// builds it in the local Docker daemon with docker build.
 func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 	o := options{base: DefaultBase, out: os.Stderr}
 	for _, opt := range opts {
@@ -50,8 +52,26 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
 	fmt.Fprintf(o.out, "compiled %s\n", pkg)
+	if o.push {
+		digest, err := pushImage(ctx, filepath.Join(tmp, name), pkg, tag, tmp, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.out, "pushed image %s@%s\n", tag, digest)
+		return nil
+	}
+	if err := dockerBuild(ctx, tmp, name, tag, o.base); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "built image %s: %s on %s\n", tag, pkg, o.base)
+	return nil
+}
+
+// dockerBuild builds the image tag in the local Docker daemon from the binary dir/name, for a build
+// that is not pushed (skaffold build without a registry): there is no registry to write it to.
+func dockerBuild(ctx context.Context, dir, name, tag, base string) error {
 	dockerfile := strings.Join([]string{
-		"FROM " + o.base,
+		"FROM " + base,
 		"COPY " + name + " /" + name,
 		// Marks the image as a Go program for skaffold debug, as labkit's Dockerfile does.
 		"ENV GOTRACEBACK=single",
@@ -59,25 +79,17 @@ func Build(ctx context.Context, dir, pkg, tag string, opts ...Option) error {
 		fmt.Sprintf("ENTRYPOINT [%q]", "/"+name),
 		"",
 	}, "\n")
-	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return err
 	}
 	img := exec.Command(ctx, "docker", "build",
 		"--quiet", // the image ID only: the context is one file, there is nothing else to see
-		"--tag", tag, tmp)
+		"--tag", tag, dir)
 	// The Docker engine's own builder, as skaffold.yaml asks: there may be no buildx.
 	img.Env = []string{"DOCKER_BUILDKIT=0"}
 	if err := img.Run(); err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
-	fmt.Fprintf(o.out, "built image %s: %s on %s\n", tag, pkg, o.base)
-	if !o.push {
-		return nil
-	}
-	if err := exec.Command(ctx, "docker", "push", tag).Run(); err != nil {
-		return fmt.Errorf("push image %s: %w", tag, err)
-	}
-	fmt.Fprintf(o.out, "pushed image %s\n", tag)
 	return nil
 }
 
