@@ -118,7 +118,12 @@ func Eventually(ctx context.Context, what string, timeout time.Duration, cond fu
 	last := ""
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		ok, why, err := cond(ctx)
-		last = why
+		if !ok && ctx.Err() != nil {
+			return false, nil // the timeout cut this look short ("would exceed context deadline"): keep what was seen before
+		}
+		if why != "" {
+			last = why
+		}
 		return ok, err
 	})
 	if err != nil {
