@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/labkit-dev/labkit/pkg/argocd"
+	"github.com/labkit-dev/labkit/pkg/harness/intervals"
 )
 
 // Default named timeout of WaitForApplication.
@@ -58,8 +59,11 @@ func WaitForApplication(ctx context.Context, c client.Client, namespace, name st
 		app  *argocd.Application
 		last string
 	)
-	err := wait.PollUntilContextTimeout(ctx, pollInterval, o.timeout, true, func(ctx context.Context) (bool, error) {
-		a, err := argocd.Get(ctx, c, namespace, name)
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, o.timeout, true, func(context.Context) (bool, error) {
+		// Not under the wait's deadline: a read in flight when it passes says what it saw (intervals.LookContext).
+		look, cancel := intervals.LookContext(ctx)
+		defer cancel()
+		a, err := argocd.Get(look, c, namespace, name)
 		why := ""
 		if err != nil {
 			why = err.Error()

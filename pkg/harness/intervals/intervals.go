@@ -106,20 +106,33 @@ func (t Table) Load(path string) (Table, error) {
 
 const notChecked = "not checked yet"
 
+// MaxLook bounds one look of a wait (one call of its condition) once the wait's own timeout no longer
+// does: see Until.
+const MaxLook = 30 * time.Second
+
+// LookContext is the context one look of a wait gets: the caller's ctx, so that cancelling it stops
+// the look, but not the wait's deadline, bounded by MaxLook instead. A look in flight when the timeout
+// passes then ends by itself and says what it saw, where under the deadline its request would fail
+// with "client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline",
+// which would be the last thing the wait reports.
+func LookContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, MaxLook)
+}
+
 // Until calls cond every poll of the interval name until it says nothing is unmet (""), returns an
 // error, or the timeout passes. The error then names the wait, how long it waited and what cond last
-// said was unmet.
+// said was unmet. Each call gets LookContext(ctx).
 func (t Table) Until(ctx context.Context, name string, cond func(context.Context) (unmet string, err error)) error {
 	iv := t.Get(name)
 	last := notChecked
-	err := wait.PollUntilContextTimeout(ctx, iv.Poll, iv.Timeout, true, func(ctx context.Context) (bool, error) {
-		unmet, err := cond(ctx)
+	err := wait.PollUntilContextTimeout(ctx, iv.Poll, iv.Timeout, true, func(context.Context) (bool, error) {
+		look, cancel := LookContext(ctx)
+		defer cancel()
+		unmet, err := cond(look)
 		if err != nil {
 			return false, err
 		}
-		// What a condition says once the timeout has cut its own request short ("context deadline
-		// exceeded") tells nothing about what it waits for: keep what it said before.
-		if unmet != "" && (ctx.Err() == nil || last == notChecked) {
+		if unmet != "" {
 			last = unmet
 		}
 		return unmet == "", nil

@@ -41,17 +41,18 @@ func TestUntilNamesTheWaitAndWhatItLastSaw(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "wait-x: still not done after 50ms: phase Pending") {
 		t.Fatalf("Until() = %v, want the wait's name, its timeout and the last unmet state", err)
 	}
-	// A condition whose request the timeout cut short says so; the error keeps what it saw before.
-	n = 0
+	// A look in flight when the timeout passes is not cut short by it: its requests get the caller's
+	// context, bounded by MaxLook, so that it reports what it saw rather than "would exceed context
+	// deadline".
+	start := time.Now()
 	err = intervals.Table{"wait-x": {Timeout: 50 * time.Millisecond, Poll: time.Millisecond}}.Until(t.Context(), "wait-x", func(ctx context.Context) (string, error) {
-		if n++; n < 3 {
-			return "phase Pending", nil
+		if deadline, ok := ctx.Deadline(); !ok || deadline.Before(start.Add(intervals.MaxLook)) {
+			t.Errorf("a look's context ends at %v (%v), want MaxLook after the wait began, not its 50ms timeout", deadline, ok)
 		}
-		<-ctx.Done() // the request in flight when the timeout passes
-		return "rate: Wait(n=1) would exceed context deadline", nil
+		return "phase Pending", nil
 	})
 	if err == nil || !strings.HasSuffix(err.Error(), ": phase Pending") {
-		t.Errorf("Until() whose last look was cut short by its timeout = %v, want what it saw before", err)
+		t.Errorf("Until() = %v, want what its last look saw", err)
 	}
 	boom := errors.New("boom")
 	if err := (intervals.Table{"wait-x": {Timeout: time.Minute, Poll: time.Millisecond}}).Until(t.Context(), "wait-x", func(context.Context) (string, error) {

@@ -116,11 +116,12 @@ func (e *Env) FinalizeNamespace(ctx context.Context, name string) {
 // error says what was being waited for and the last reason cond gave.
 func Eventually(ctx context.Context, what string, timeout time.Duration, cond func(ctx context.Context) (bool, string, error)) error {
 	last := ""
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		ok, why, err := cond(ctx)
-		if !ok && ctx.Err() != nil {
-			return false, nil // the timeout cut this look short ("would exceed context deadline"): keep what was seen before
-		}
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		// Not under the wait's deadline, as intervals.LookContext: a look in flight when it passes says
+		// what it saw, not "would exceed context deadline".
+		look, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		ok, why, err := cond(look)
 		if why != "" {
 			last = why
 		}
