@@ -80,7 +80,7 @@ func (s *localStack) StartController(ctx context.Context, name string, args ...s
 	s.mu.Lock()
 	s.ctrls = append(s.ctrls, hostController{p: p, log: log})
 	s.mu.Unlock()
-	ctrl := &Controller{Metrics: metricsAt(addr), Process: p,
+	ctrl := &Controller{Metrics: metricsAt(addr), Process: p, Log: log.Name(),
 		Where: fmt.Sprintf("pid %d on this machine (log %s)", p.Pid(), log.Name())}
 	err = Waits.Until(ctx, "wait-controller-started", func(ctx context.Context) (string, error) {
 		select {
