@@ -24,7 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
-	"github.com/labkit-dev/labkit/pkg/cmd/labkitcontroller"
+	controllercmd "github.com/labkit-dev/labkit/pkg/cmd/labkitcontroller"
+	labkitcontroller "github.com/labkit-dev/labkit/pkg/controller"
 	"github.com/labkit-dev/labkit/pkg/generator"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/stack"
@@ -134,7 +135,7 @@ func (rp *replica) elector(ctx context.Context) (running, leading bool, err erro
 		return false, false, err
 	}
 	for _, s := range m["leader_election_master_status"].GetMetric() {
-		if stack.LabelValue(s, "name") == labkitcontroller.LeaderElectionID {
+		if stack.LabelValue(s, "name") == controllercmd.LeaderElectionID {
 			return true, stack.Value(s) == 1, nil
 		}
 	}
@@ -154,7 +155,7 @@ type failover struct {
 	breaches []string          // handovers over the bound
 }
 
-var leaseKey = client.ObjectKey{Namespace: leaseNamespace, Name: labkitcontroller.LeaderElectionID}
+var leaseKey = client.ObjectKey{Namespace: leaseNamespace, Name: controllercmd.LeaderElectionID}
 
 func holder(l *coordinationv1.Lease) string { return ptr.Deref(l.Spec.HolderIdentity, "") }
 
@@ -578,19 +579,32 @@ func (f *failover) midway(ctx context.Context, r *report, setting leaseSetting) 
 			return err
 		}
 	}
-	var killed time.Time
+	settings, err := labkitcontroller.LoadSettings(ctx, f.c, labkitcontroller.DefaultSettings)
+	if err != nil {
+		return err
+	}
+	kinds, err := childKinds(f.c, labs[0], settings)
+	if err != nil {
+		return err
+	}
+	var killed, listed time.Time
 	var killErr error
+	var atKill progress
 	var killing atomic.Bool
 	done := make(chan struct{})
 	start := time.Now()
-	// The kill does not hold up the creates: they go on while it is made.
+	// The kill does not hold up the creates: they go on while it is made. What the dead leader left is
+	// listed at once, while no one leads.
 	err = createLabsCounting(ctx, f.c, labs, func(created int64) {
 		if created == int64(max(n/2, 1)) {
 			killing.Store(true)
 			go func() {
 				defer close(done)
 				killed = time.Now()
-				killErr = leader.ctrl.Process.Kill(ctx)
+				if killErr = leader.ctrl.Process.Kill(ctx); killErr == nil {
+					atKill, killErr = childProgress(ctx, f.c, midwayNS, kinds)
+					listed = time.Now()
+				}
 			}()
 		}
 	})
@@ -615,7 +629,14 @@ func (f *failover) midway(ctx context.Context, r *report, setting leaseSetting) 
 		return err
 	}
 	r.add(fmt.Sprintf("%d labs created", n), "%.1f s (%.0f a second)", created.Seconds(), float64(n)/created.Seconds())
-	r.add(fmt.Sprintf("at the kill of %s", leader), "%.1f s after the first create; %d labs Ready by then", killed.Sub(start).Seconds(), w.readyBefore(killed))
+	leftBy := "listed before the takeover"
+	if !listed.Before(taken) {
+		leftBy = "listed after the takeover: the new leader may have added to it"
+	}
+	r.add(fmt.Sprintf("at the kill of %s, at the %dth create", leader, max(n/2, 1)), "%.1f s after the first create; %d labs Ready by then",
+		killed.Sub(start).Seconds(), w.readyBefore(killed))
+	r.add("what the killed leader left", "%d labs with all %d children, %d with some but not all (cut off); %s",
+		atKill.whole, atKill.kinds, atKill.partial, leftBy)
 	r.add("kill -> lease taken over by "+next.String(), "%.2f s", taken.Sub(killed).Seconds())
 	r.add(fmt.Sprintf("kill -> all %d labs Ready", n), "%.1f s (%.1f s from the first create)", last.Sub(killed).Seconds(), last.Sub(start).Seconds())
 	if d, bound := taken.Sub(killed), setting.bound(f.o.handoverSlack); d > bound {

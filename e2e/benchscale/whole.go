@@ -74,19 +74,15 @@ func checkWhole(ctx context.Context, r *report, c client.Client, ns string, want
 	}
 	total, wantTotal := 0, 0
 	for _, gvk := range kinds {
-		items := &metav1.PartialObjectMetadataList{}
-		items.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(ctx, items, client.InNamespace(ns)); err != nil {
-			return fmt.Errorf("list the %ss of namespace %s: %w", gvk.Kind, ns, err)
+		items, err := labChildren(ctx, c, ns, gvk)
+		if err != nil {
+			return err
 		}
 		seen := map[string]bool{}
 		count := 0
-		for i := range items.Items {
-			item := &items.Items[i]
+		for i := range items {
+			item := &items[i]
 			owner, labName := metav1.GetControllerOf(item), item.Labels[labkitv1alpha1.LabLabel]
-			if owner == nil && labName == "" {
-				continue // no lab's, e.g. what Kubernetes puts in every namespace
-			}
 			count++
 			l, made := expected[gvk][item.Name]
 			switch {
@@ -116,4 +112,61 @@ func checkWhole(ctx context.Context, r *report, c client.Client, ns string, want
 	}
 	r.add("verdict", "nothing lost, nothing doubled")
 	return nil
+}
+
+// labChildren are the objects of kind gvk in ns that are some lab's: labelled for one or owned by one
+// (not, say, what Kubernetes puts in every namespace). Their metadata only.
+func labChildren(ctx context.Context, c client.Client, ns string, gvk schema.GroupVersionKind) ([]metav1.PartialObjectMetadata, error) {
+	items := &metav1.PartialObjectMetadataList{}
+	items.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(ctx, items, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("list the %ss of namespace %s: %w", gvk.Kind, ns, err)
+	}
+	var out []metav1.PartialObjectMetadata
+	for _, item := range items.Items {
+		if metav1.GetControllerOf(&item) != nil || item.Labels[labkitv1alpha1.LabLabel] != "" {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}
+
+// childKinds are the kinds of the children the controller makes for l with settings.
+func childKinds(c client.Client, l lab, settings labkitcontroller.Settings) ([]schema.GroupVersionKind, error) {
+	var kinds []schema.GroupVersionKind
+	for _, obj := range labkitcontroller.Children(l, labkitcontroller.Inputs{Settings: settings}) {
+		gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, gvk)
+	}
+	return kinds, nil
+}
+
+// progress is how far the controller got with the labs of a namespace: how many have all their
+// children, and how many some but not all.
+type progress struct{ whole, partial, kinds int }
+
+// childProgress reads the progress of the labs of ns, whose children are of kinds.
+func childProgress(ctx context.Context, c client.Client, ns string, kinds []schema.GroupVersionKind) (progress, error) {
+	have := map[string]int{} // lab -> kinds of child it has
+	for _, gvk := range kinds {
+		items, err := labChildren(ctx, c, ns, gvk)
+		if err != nil {
+			return progress{}, err
+		}
+		for _, item := range items {
+			have[item.Labels[labkitv1alpha1.LabLabel]]++
+		}
+	}
+	p := progress{kinds: len(kinds)}
+	for _, n := range have {
+		if n >= len(kinds) {
+			p.whole++
+		} else {
+			p.partial++
+		}
+	}
+	return p, nil
 }
