@@ -326,6 +326,11 @@ func (f *failover) leader(ctx context.Context) (*replica, *coordinationv1.Lease,
 		var leading []string
 		leader = nil
 		for _, rp := range f.replicas {
+			select {
+			case <-rp.ctrl.Process.Done():
+				return "", fmt.Errorf("%s exited; its log is %s", rp, rp.ctrl.Log)
+			default:
+			}
 			_, lead, err := rp.elector(ctx)
 			if err != nil {
 				return fmt.Sprintf("%s: %v", rp, err), nil
@@ -438,11 +443,13 @@ func (f *failover) others(rp *replica) []*replica {
 
 // watchLease starts a watch that sees the Lease once someone other than old holds it.
 func (f *failover) watchLease(ctx context.Context, old string) *readyWatch {
-	return watchObjects(ctx, f.c, leaseNamespace, 1, &coordinationv1.Lease{}, func() client.ObjectList { return &coordinationv1.LeaseList{} },
+	w := watchObjects(ctx, f.c, leaseNamespace, 1, &coordinationv1.Lease{}, func() client.ObjectList { return &coordinationv1.LeaseList{} },
 		func(o client.Object) bool {
 			l, ok := o.(*coordinationv1.Lease)
 			return ok && l.Name == leaseKey.Name && holder(l) != "" && holder(l) != old
 		})
+	w.what = fmt.Sprintf("Lease %s held by another than %s", leaseKey, old)
+	return w
 }
 
 // killRounds kills the leader --kills times with the setting, each time timing the handover and a lab
@@ -477,6 +484,7 @@ func (f *failover) killRounds(ctx context.Context, r *report, setting leaseSetti
 		leaseW := f.watchLease(ctx, old)
 		probeW := watchObjects(ctx, f.c, probeNS, 1, &labkitv1alpha1.JupyterLab{}, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} },
 			func(o client.Object) bool { return o.GetName() == probe.Name && isReady(o) })
+		probeW.what = fmt.Sprintf("lab %s/%s Ready", probe.Namespace, probe.Name)
 		err = f.killOnce(ctx, leader, leaseW, probeW, probe, took, round, setting, bound)
 		leaseW.stop()
 		probeW.stop()
