@@ -112,6 +112,11 @@ BENCH_SCALE_FLAGS ?=
 bench-scale: tools local-cluster-tools ## Run labkit on 300 fake GPU nodes (kwok), labs filling every GPU, and print a table (PROVIDER=kind adds the GitOps path).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . --provider=$(PROVIDER) $(BENCH_SCALE_FLAGS)
 
+BENCH_FAILOVER_FLAGS ?=
+.PHONY: bench-failover
+bench-failover: local-cluster-tools ## Without Docker: two controllers elect a leader over 200 labs, the leader SIGKILLed 5 times per lease setting and once amid 1,000 creates; print the handover times, check every lab is whole.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) run ./e2e/benchscale --root . --failover --provider=local $(BENCH_FAILOVER_FLAGS)
+
 .PHONY: bench-reach
 bench-reach: tools ## On kind: time labctl create --wait to the lab answering through the ingress (5 labs), and stop/start of a GPU lab; print tables.
 	$(GO) run ./e2e/benchreach --root .

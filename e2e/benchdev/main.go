@@ -21,9 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -149,36 +147,15 @@ func run(ctx context.Context, root string, edits int, debug bool) (err error) {
 	for _, p := range parts {
 		names = append(names, p.name)
 	}
-	report(os.Stdout, fmt.Sprintf("labkit inner loop (make dev): save a .go file -> the new controller running in kind, %d edits", edits),
+	stack.Spread(os.Stdout, fmt.Sprintf("labkit inner loop (make dev): save a .go file -> the new controller running in kind, %d edits", edits),
 		"FROM THE SAVE TO", append(names, lastPart), took)
 	return nil
 }
 
 // reportDebug prints the debug loop's figures: the first stop once, then each edit's.
 func reportDebug(w io.Writer, edits int, took map[string][]time.Duration) {
-	report(w, "labkit debug loop (make debug): the command -> a Delve client stopped in Reconcile, once",
+	stack.Spread(w, "labkit debug loop (make debug): the command -> a Delve client stopped in Reconcile, once",
 		"FROM THE COMMAND TO", []string{"first " + debugForwarded, "first " + debugStopped}, took)
-	report(w, fmt.Sprintf("after each of %d edits (skaffold debug rebuilds and redeploys)", edits),
+	stack.Spread(w, fmt.Sprintf("after each of %d edits (skaffold debug rebuilds and redeploys)", edits),
 		"FROM THE SAVE TO", []string{debugForwarded, debugStopped}, took)
-}
-
-// report prints, under title, min, median and max of each named figure.
-func report(w io.Writer, title, from string, names []string, took map[string][]time.Duration) {
-	fmt.Fprintf(w, "\n%s\n", title)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\tMIN\tMEDIAN\tMAX\n", from)
-	for _, name := range names {
-		d := slices.Clone(took[name])
-		slices.Sort(d)
-		fmt.Fprintf(tw, "%s\t%.1f s\t%.1f s\t%.1f s\n", name, d[0].Seconds(), median(d).Seconds(), d[len(d)-1].Seconds())
-	}
-	tw.Flush()
-}
-
-func median(sorted []time.Duration) time.Duration {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
 }

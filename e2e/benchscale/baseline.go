@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	labkitcontroller "github.com/labkit-dev/labkit/pkg/controller"
-	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 // baseline creates, for each lab, the objects the controller would make for it (controller.Children),
@@ -47,7 +46,7 @@ func baseline(ctx context.Context, r *report, c client.WithWatch, labs []lab) er
 		return err
 	}
 	created := time.Since(start)
-	if err := w.wait(ctx, stack.Waits.Timeout("wait-labs-ready")); err != nil {
+	if err := w.wait(ctx, "wait-labs-ready"); err != nil {
 		return err
 	}
 	all := time.Since(start)

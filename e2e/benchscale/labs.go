@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -43,11 +45,7 @@ func newClient(cfg *rest.Config) (client.WithWatch, error) {
 // multiple of the lab's size and the next one fits), one GPU elsewhere. Each is built and checked as labctl does, against the
 // catalog of the still-empty cluster.
 func planLabs(ctx context.Context, c client.Client, pools []fakenodes.Pool, ns, storageClass string) ([]lab, error) {
-	cat, err := catalog.FromCluster(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	hash, err := generator.HashPassword([]byte("bench-scale"))
+	m, err := newLabMaker(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +61,10 @@ func planLabs(ctx context.Context, c client.Client, pools []fakenodes.Pool, ns, 
 		}
 		product := p.Labels[labkitv1alpha1.GPUProductLabel]
 		for i := range int64(p.Count) * gpus / size {
-			req := generator.Request{
-				Name: fmt.Sprintf("%s-%04d", p.Name, i), Namespace: ns, Owner: "bench",
-				GPU: fmt.Sprintf("%s:%d", product, size), CPU: "1", Memory: "4Gi", Storage: "10Gi",
-				StorageClass: storageClass, PasswordHash: hash,
-			}
-			l, err := generator.Build(req.WithDefaults(generator.Defaults), cat)
+			l, err := m.build(generator.Request{
+				Name: fmt.Sprintf("%s-%04d", p.Name, i), Namespace: ns,
+				GPU: fmt.Sprintf("%s:%d", product, size), StorageClass: storageClass,
+			})
 			if err != nil {
 				return nil, err
 			}
@@ -81,14 +77,50 @@ func planLabs(ctx context.Context, c client.Client, pools []fakenodes.Pool, ns, 
 	return labs, nil
 }
 
+// labMaker builds the benchmark's labs as labctl does, checked against the catalog of the cluster as
+// it was when the maker was made.
+type labMaker struct {
+	cat  *catalog.Catalog
+	hash string
+}
+
+func newLabMaker(ctx context.Context, c client.Client) (*labMaker, error) {
+	cat, err := catalog.FromCluster(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := generator.HashPassword([]byte("bench-scale"))
+	if err != nil {
+		return nil, err
+	}
+	return &labMaker{cat: cat, hash: hash}, nil
+}
+
+// build is the lab req asks for (its name, namespace, GPU and storage class), owned by bench, with a
+// CPU, 4Gi and 10Gi of storage.
+func (m *labMaker) build(req generator.Request) (lab, error) {
+	req.Owner, req.CPU, req.Memory, req.Storage, req.PasswordHash = "bench", "1", "4Gi", "10Gi", m.hash
+	return generator.Build(req.WithDefaults(generator.Defaults), m.cat)
+}
+
 // createLabs creates the labs, many at once.
 func createLabs(ctx context.Context, c client.Client, labs []lab) error {
+	return createLabsCounting(ctx, c, labs, nil)
+}
+
+// createLabsCounting creates the labs, many at once, and tells created (when not nil) the number
+// created so far after each, from the goroutine that created it.
+func createLabsCounting(ctx context.Context, c client.Client, labs []lab, created func(n int64)) error {
+	var n atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	for _, l := range labs {
 		g.Go(func() error {
 			if err := c.Create(ctx, l.DeepCopy()); err != nil {
 				return fmt.Errorf("create lab %s/%s: %w", l.Namespace, l.Name, err)
+			}
+			if created != nil {
+				created(n.Add(1))
 			}
 			return nil
 		})
@@ -99,10 +131,12 @@ func createLabs(ctx context.Context, c client.Client, labs []lab) error {
 // readyWatch records when each object of a kind in a namespace is first ready, through an informer.
 type readyWatch struct {
 	start   time.Time
+	what    string // what is watched for, for a person: "labs of namespace scale-api Ready"
 	want    int
 	done    chan struct{}
 	stop    context.CancelFunc // stops the informer
 	isReady func(client.Object) bool
+	synced  func() bool // the informer has listed the objects there were
 
 	mu    sync.Mutex
 	ready map[string]time.Duration
@@ -110,17 +144,20 @@ type readyWatch struct {
 
 // watchReady starts watching the labs of ns; wait returns once want of them have been Ready.
 func watchReady(ctx context.Context, c client.WithWatch, ns string, want int) *readyWatch {
-	return watchObjects(ctx, c, ns, want, &labkitv1alpha1.JupyterLab{}, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} },
-		func(o client.Object) bool {
-			l, ok := o.(lab)
-			return ok && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady)
-		})
+	return watchObjects(ctx, c, ns, want, &labkitv1alpha1.JupyterLab{}, func() client.ObjectList { return &labkitv1alpha1.JupyterLabList{} }, isReady)
+}
+
+// isReady says whether o is a lab whose Ready condition is true.
+func isReady(o client.Object) bool {
+	l, ok := o.(lab)
+	return ok && meta.IsStatusConditionTrue(l.Status.Conditions, labkitv1alpha1.ConditionReady)
 }
 
 // watchObjects starts an informer on the objects of item's kind (newList lists them) in ns; wait
 // returns once want of them have been ready. Stop it when done.
 func watchObjects(ctx context.Context, c client.WithWatch, ns string, want int, item client.Object, newList func() client.ObjectList, isReady func(client.Object) bool) *readyWatch {
-	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), isReady: isReady, ready: map[string]time.Duration{}}
+	w := &readyWatch{start: time.Now(), want: want, done: make(chan struct{}), isReady: isReady, ready: map[string]time.Duration{},
+		what: fmt.Sprintf("%ss of namespace %s ready", reflect.TypeOf(item).Elem().Name(), ns)}
 	see := func(obj any) {
 		if o, ok := obj.(client.Object); ok {
 			w.see(o)
@@ -143,8 +180,28 @@ func watchObjects(ctx context.Context, c client.WithWatch, ns string, want int, 
 		},
 	})
 	ctx, w.stop = context.WithCancel(ctx)
+	w.synced = informer.HasSynced
 	go informer.RunWithContext(ctx)
 	return w
+}
+
+// waitSynced waits until the informer has listed what there was and watches for changes, so that a
+// change made from now on is seen when it is made.
+func (w *readyWatch) waitSynced(ctx context.Context) error {
+	return stack.Waits.Until(ctx, "wait-watch-synced", func(context.Context) (string, error) {
+		if !w.synced() {
+			return "the watch of " + w.what + " has not listed them yet", nil
+		}
+		return "", nil
+	})
+}
+
+// readyAt is when the object name was first seen ready; false if it has not been.
+func (w *readyWatch) readyAt(name string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d, ok := w.ready[name]
+	return w.start.Add(d), ok
 }
 
 // see records an object that is ready, and says when all wanted objects have been.
@@ -159,7 +216,9 @@ func (w *readyWatch) see(o client.Object) {
 	}
 }
 
-func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
+// wait waits until want objects have been ready, for at most the timeout of the named wait.
+func (w *readyWatch) wait(ctx context.Context, name string) error {
+	timeout := stack.Waits.Timeout(name)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -170,7 +229,20 @@ func (w *readyWatch) wait(ctx context.Context, timeout time.Duration) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Errorf("wait-ready: %d of %d ready after %s", len(w.ready), w.want, timeout)
+	return fmt.Errorf("%s: %d of %d %s after %s", name, len(w.ready), w.want, w.what, timeout)
+}
+
+// readyBefore is how many objects were seen ready before t.
+func (w *readyWatch) readyBefore(t time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, d := range w.ready {
+		if w.start.Add(d).Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // percentile is the time by which the fraction q of the labs were Ready.

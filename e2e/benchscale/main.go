@@ -12,6 +12,14 @@
 // refused by labctl and, applied directly, be reported Unschedulable, with the other labs undisturbed.
 // Where the controller runs on this machine, it last measures what watching every lab's activity for
 // idle culling costs.
+//
+// With --failover it is `make bench-failover` instead, on the local provider: two controllers elect a
+// leader over --failover-labs labs, and the leader is SIGKILLed --kills times for each of --leases,
+// timing from each kill until the other controller holds the Lease and until a lab created after the
+// kill is Ready. It says how many handovers were within the lease duration and a retry period, and a
+// handover longer than client-go's worst case (a lease duration and 4.4 retry periods, + --handover-slack)
+// fails the run. Then the leader is killed half-way through the creation of --midway-labs labs, and each lab
+// must end up Ready with every child the controller makes for it, once. See failover.go.
 package main
 
 import (
@@ -39,18 +47,32 @@ func main() {
 	flag.DurationVar(&o.cullingPeriod, "culling-period", 10*time.Second, "where the controller runs on this machine (local): how often it reads each lab's activity while its culling cost is measured")
 	flag.DurationVar(&o.cullingWindow, "culling-window", time.Minute, "where the controller runs on this machine (local): how long the culling cost is measured; 0 skips it")
 	flag.Var(&o.controllerArgs, "controller-arg", "an extra flag for the controller, e.g. --controller-arg=--kube-api-qps=20 (repeatable)")
+	flag.BoolVar(&o.failover, "failover", false, "run the failover benchmark (make bench-failover) instead: two controllers on this machine, the leader SIGKILLed; --provider auto means local")
+	flag.IntVar(&o.failoverLabs, "failover-labs", 200, "with --failover: how many labs there are while the leader is killed")
+	flag.IntVar(&o.kills, "kills", 5, "with --failover: how many times the leader is killed for each lease setting; 0 skips")
+	o.leases = leaseList{{15 * time.Second, 10 * time.Second, 2 * time.Second}, {4 * time.Second, 3 * time.Second, time.Second}}
+	flag.Var(&o.leases, "leases", "with --failover: the controllers' lease settings, LEASE/RENEW/RETRY, separated by commas; the first is controller-runtime's default")
+	flag.DurationVar(&o.handoverSlack, "handover-slack", time.Second, "with --failover: slack for a loaded machine: a handover longer than client-go's worst case (lease + 4.4 retry periods) plus this fails the run")
+	flag.IntVar(&o.midwayLabs, "midway-labs", 1000, "with --failover: how many labs are created as fast as can be, the leader killed half-way through; 0 skips")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	name, err := stack.ChooseProvider(ctx, "bench-scale", o.provider)
+	who, runIt := "bench-scale", run
+	if o.failover {
+		who, runIt = "bench-failover", runFailover
+		if o.provider == stack.ProviderAuto {
+			o.provider = stack.ProviderLocal // the only provider that runs the controller on this machine
+		}
+	}
+	name, err := stack.ChooseProvider(ctx, who, o.provider)
 	if err == nil {
 		var provider stack.Provider
 		if provider, err = stack.LookupProvider(name); err == nil {
-			err = run(ctx, provider, o)
+			err = runIt(ctx, provider, o)
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench-scale:", err)
+		fmt.Fprintln(os.Stderr, who+":", err)
 		stop()
 		os.Exit(1)
 	}
@@ -66,6 +88,12 @@ type options struct {
 	controllerArgs    stringList
 	cullingPeriod     time.Duration
 	cullingWindow     time.Duration
+
+	// The failover benchmark's.
+	failover                        bool
+	failoverLabs, kills, midwayLabs int
+	leases                          leaseList
+	handoverSlack                   time.Duration
 }
 
 type stringList []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -10,12 +11,13 @@ import (
 // report is the table bench-scale prints.
 type report struct {
 	title string
+	who   string // the benchmark, before each row it prints as it goes; bench-scale when empty
 	rows  [][2]string
 }
 
 func (r *report) add(what, format string, args ...any) {
 	r.rows = append(r.rows, [2]string{what, fmt.Sprintf(format, args...)})
-	fmt.Printf("bench-scale: %s: %s\n", what, r.rows[len(r.rows)-1][1])
+	fmt.Printf("%s: %s: %s\n", cmp.Or(r.who, "bench-scale"), what, r.rows[len(r.rows)-1][1])
 }
 
 func (r *report) print(w io.Writer) {

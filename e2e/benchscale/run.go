@@ -215,7 +215,7 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 		return err
 	}
 	created := time.Since(start)
-	if err := w.wait(ctx, stack.Waits.Timeout("wait-labs-ready")); err != nil {
+	if err := w.wait(ctx, "wait-labs-ready"); err != nil {
 		return err
 	}
 	allReady := time.Since(start)

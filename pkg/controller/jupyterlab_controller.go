@@ -125,7 +125,7 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		return reconcile.Result{}, nil
 	}
 
-	settings, err := loadSettings(ctx, r.Client, r.settingsKey())
+	settings, err := LoadSettings(ctx, r.Client, r.settingsKey())
 	if err != nil {
 		if statusErr := r.reportError(ctx, lab, err); statusErr != nil {
 			logger.Error(statusErr, "Cannot report reconcile error in status")

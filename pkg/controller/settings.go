@@ -154,8 +154,9 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// loadSettings reads the settings ConfigMap; a missing one means the defaults.
-func loadSettings(ctx context.Context, c client.Reader, key types.NamespacedName) (Settings, error) {
+// LoadSettings reads the settings ConfigMap, as the controller does before each reconcile; a missing
+// one means the defaults.
+func LoadSettings(ctx context.Context, c client.Reader, key types.NamespacedName) (Settings, error) {
 	cm := &corev1.ConfigMap{}
 	switch err := c.Get(ctx, key, cm); {
 	case apierrors.IsNotFound(err):

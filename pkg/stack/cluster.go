@@ -53,6 +53,14 @@ type LogExporter interface {
 	ExportLogs(dir string) error
 }
 
+// A ControllerStarter is a Cluster that runs the controller on this machine and can start more of
+// it beside its own, e.g. replicas that elect a leader (--leader-elect). Each gets the args given and
+// a log of its own, named after name; the Controller is returned once it answers, its Process set, to
+// be stopped or killed by the caller or else by Down.
+type ControllerStarter interface {
+	StartController(ctx context.Context, name string, args ...string) (*Controller, error)
+}
+
 // A Provider makes Clusters. Containers says whether its nodes run real containers (Jupyter, Argo CD,
 // skaffold, Delve), Skaffold whether it deploys the controller with skaffold (so that a suite may
 // redeploy it), and HostController whether it runs the controller as a process on this machine (so

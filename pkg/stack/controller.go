@@ -24,6 +24,8 @@ type Controller struct {
 	Process *localproc.Process
 	// Where says where it runs, for a person: "pid 123 (log /tmp/...)", "pod labkit-system/...".
 	Where string
+	// Log is the file its log goes to, where it runs on this machine; "" otherwise.
+	Log string
 }
 
 // metricsAt GETs the metrics of a controller listening on addr (host:port).

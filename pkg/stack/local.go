@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -32,14 +33,68 @@ func init() {
 	})
 }
 
+var _ ControllerStarter = (*localStack)(nil)
+
 // localStack is the local provider's Cluster.
 type localStack struct {
-	c       *localcluster.Cluster
-	client  client.WithWatch
-	ctrl    *localproc.Process
-	ctrlLog *os.File
-	metrics string // the controller's metrics address
-	log     logr.Logger
+	c         *localcluster.Cluster
+	client    client.WithWatch
+	bin       string // the controller's binary
+	artifacts string // where the controllers' logs go
+	first     *Controller
+	log       logr.Logger
+
+	mu    sync.Mutex
+	ctrls []hostController // every controller started, the first one first
+}
+
+// hostController is a controller process the stack started, and its log.
+type hostController struct {
+	p   *localproc.Process
+	log *os.File
+}
+
+// StartController starts a controller on this machine, the stack's build of it, with the controller's
+// own defaults (those users get) and args, but its metrics on a free port of the loopback and no
+// probes: nothing on this machine would read them. Its log is artifacts/labkit-controller.log for the
+// stack's own (name empty), labkit-controller-<name>.log for more. It returns once its metrics answer;
+// the stack stops it when it goes down, unless it was stopped or killed before.
+func (s *localStack) StartController(ctx context.Context, name string, args ...string) (*Controller, error) {
+	logName := "labkit-controller.log"
+	if name != "" {
+		logName = "labkit-controller-" + name + ".log"
+	}
+	log, err := os.Create(filepath.Join(s.artifacts, logName))
+	if err != nil {
+		return nil, err
+	}
+	addr, err := localproc.FreeAddress()
+	if err != nil {
+		return nil, errors.Join(err, log.Close())
+	}
+	args = append([]string{"--metrics-bind-address=" + addr, "--health-probe-bind-address=0"}, args...)
+	p, err := localproc.Start(ctx, s.bin, args, []string{"KUBECONFIG=" + s.c.Kubeconfig}, log)
+	if err != nil {
+		return nil, errors.Join(err, log.Close())
+	}
+	s.mu.Lock()
+	s.ctrls = append(s.ctrls, hostController{p: p, log: log})
+	s.mu.Unlock()
+	ctrl := &Controller{Metrics: metricsAt(addr), Process: p, Log: log.Name(),
+		Where: fmt.Sprintf("pid %d on this machine (log %s)", p.Pid(), log.Name())}
+	err = Waits.Until(ctx, "wait-controller-started", func(ctx context.Context) (string, error) {
+		select {
+		case <-p.Done():
+			return "", fmt.Errorf("labkit-controller %v exited; its log is %s", args, log.Name())
+		default:
+		}
+		body, err := ctrl.Metrics(ctx)
+		if err != nil {
+			return fmt.Sprintf("its metrics do not answer yet: %v", err), nil
+		}
+		return "", body.Close()
+	})
+	return ctrl, err
 }
 
 func upLocal(ctx context.Context, o Options) (Cluster, error) {
@@ -71,44 +126,18 @@ func upLocal(ctx context.Context, o Options) (Cluster, error) {
 	if _, err := apply.Apply(ctx, s.client, manifests.CRD()); err != nil {
 		return s, err
 	}
-	bin := filepath.Join(o.Root, "bin", "labkit-controller")
-	if err := localproc.Build(ctx, o.Root, "./cmd/labkit-controller", bin); err != nil {
+	s.bin = filepath.Join(o.Root, "bin", "labkit-controller")
+	if err := localproc.Build(ctx, o.Root, "./cmd/labkit-controller", s.bin); err != nil {
 		return s, err
 	}
-	dir := o.Artifacts
-	if dir == "" {
-		dir = filepath.Join(o.Root, "artifacts")
+	s.artifacts = o.Artifacts
+	if s.artifacts == "" {
+		s.artifacts = filepath.Join(o.Root, "artifacts")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.artifacts, 0o755); err != nil {
 		return s, err
 	}
-	if s.ctrlLog, err = os.Create(filepath.Join(dir, "labkit-controller.log")); err != nil {
-		return s, err
-	}
-	if s.metrics, err = localproc.FreeAddress(); err != nil {
-		return s, err
-	}
-	// The controller's own defaults (those users get), but its metrics on a free port of the loopback
-	// and no probes: nothing on this machine would read them.
-	args := append([]string{"--metrics-bind-address=" + s.metrics, "--health-probe-bind-address=0"}, o.ControllerArgs...)
-	s.ctrl, err = localproc.Start(ctx, bin, args, []string{"KUBECONFIG=" + c.Kubeconfig}, s.ctrlLog)
-	if err != nil {
-		return s, err
-	}
-	metrics := metricsAt(s.metrics)
-	err = Waits.Until(ctx, "wait-controller-started", func(ctx context.Context) (string, error) {
-		select {
-		case <-s.ctrl.Done():
-			return "", fmt.Errorf("labkit-controller %v exited; its log is %s", args, s.ctrlLog.Name())
-		default:
-		}
-		body, err := metrics(ctx)
-		if err != nil {
-			return fmt.Sprintf("its metrics do not answer yet: %v", err), nil
-		}
-		return "", body.Close()
-	})
-	if err != nil {
+	if s.first, err = s.StartController(ctx, "", o.ControllerArgs...); err != nil {
 		return s, err
 	}
 	o.step("controller built and started on the host", start)
@@ -134,28 +163,24 @@ func (s *localStack) AddFakeNodes(ctx context.Context, pools ...fakenodes.Pool) 
 	return fakenodes.WaitReady(ctx, c, Waits.Timeout("wait-nodes-ready"), pools...)
 }
 
-// Controller is the controller's process on this machine.
-func (s *localStack) Controller(context.Context) (*Controller, error) {
-	return &Controller{Metrics: metricsAt(s.metrics), Process: s.ctrl,
-		Where: fmt.Sprintf("pid %d on this machine (log %s)", s.ctrl.Pid(), s.ctrlLog.Name())}, nil
-}
+// Controller is the stack's own controller process on this machine.
+func (s *localStack) Controller(context.Context) (*Controller, error) { return s.first, nil }
 
 // HostAddress is the loopback address: the control plane runs on this machine.
 func (s *localStack) HostAddress(context.Context) (string, error) { return "127.0.0.1", nil }
 
-// Down stops the controller and the control plane whatever keep says: local processes cannot
-// outlive the run. Kept, the controller's log is named.
+// Down stops the controllers and the control plane whatever keep says: local processes cannot
+// outlive the run. Kept, the controllers' logs are named.
 func (s *localStack) Down(ctx context.Context, keep bool) error {
 	var errs []error
-	if s.ctrl != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		errs = append(errs, s.ctrl.Stop(ctx))
-	}
-	if s.ctrlLog != nil {
-		errs = append(errs, s.ctrlLog.Close())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, hc := range s.ctrls {
+		errs = append(errs, hc.p.Stop(ctx), hc.log.Close())
 		if keep {
-			s.log.Info("The local cluster's processes are stopped; the controller's log is kept", "log", s.ctrlLog.Name())
+			s.log.Info("The local cluster's processes are stopped; the controller's log is kept", "log", hc.log.Name())
 		}
 	}
 	return errors.Join(append(errs, s.c.Stop())...)

@@ -34,4 +34,12 @@ var Waits = intervals.Table{
 	// The benchmarks.
 	"wait-labs-ready": {Timeout: 25 * time.Minute, Poll: time.Second},
 	"wait-verdict":    {Timeout: 2 * time.Minute, Poll: 250 * time.Millisecond},
+	// An informer's first list, before the change it is to time is made.
+	"wait-watch-synced": {Timeout: time.Minute, Poll: 50 * time.Millisecond},
+	// Leader election (bench-failover): a replica leads, the Lease's holder matched to the process whose
+	// metrics say it leads; a replica (re)started beside the leader takes part; the other replica takes
+	// a killed leader's Lease, a lease duration and a retry or two later. Polls short: they are timed.
+	"wait-leader":      {Timeout: 2 * time.Minute, Poll: 100 * time.Millisecond},
+	"wait-follower":    {Timeout: 2 * time.Minute, Poll: 100 * time.Millisecond},
+	"wait-lease-taken": {Timeout: 2 * time.Minute, Poll: 100 * time.Millisecond},
 }

@@ -26,6 +26,7 @@ type flagpole struct {
 	probeAddr      string
 	leaderElect    bool
 	leaderElectNS  string
+	lease          lease
 	concurrency    int
 	kubeAPIQPS     float32
 	kubeAPIBurst   int
@@ -73,6 +74,12 @@ func newCommand(env surroundings) *cobra.Command {
 	f.StringVar(&flags.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
 	f.StringVar(&flags.leaderElectNS, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	f.DurationVar(&flags.lease.duration, flagLeaseDuration, DefaultLeaseDuration,
+		"with --leader-elect: how long the other replicas wait, after the leader last renewed its Lease, before one takes it; a crashed leader's labs wait that long (whole seconds)")
+	f.DurationVar(&flags.lease.renewDeadline, flagRenewDeadline, DefaultRenewDeadline,
+		"with --leader-elect: how long the leader keeps trying to renew its Lease before it stops leading; less than the lease duration")
+	f.DurationVar(&flags.lease.retry, flagRetryPeriod, DefaultRetryPeriod,
+		"with --leader-elect: how often the replicas try to take or renew the Lease; the renew deadline must be more than 1.2 times it")
 	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 4, "how many labs are reconciled at once")
 	f.Float32Var(&flags.kubeAPIQPS, "kube-api-qps", 50, "steady requests per second to the API server")
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
@@ -104,6 +111,9 @@ func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 				strings.Join(flags.watchNS, ","), ns, strings.Join(msgs, "; "))
 		}
 	}
+	if err := flags.lease.check(); err != nil {
+		return err
+	}
 	cfg, err := env.config()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
@@ -122,6 +132,9 @@ func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 		LeaderElection:          flags.leaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: flags.leaderElectNS,
+		LeaseDuration:           &flags.lease.duration,
+		RenewDeadline:           &flags.lease.renewDeadline,
+		RetryPeriod:             &flags.lease.retry,
 		// The process exits right after the manager stops, so the lease can be handed over at once.
 		LeaderElectionReleaseOnCancel: true,
 	})

@@ -49,6 +49,10 @@ func (p *Process) Done() <-chan struct{} { return p.p.Done() }
 // Stop stops the process and waits until it is gone.
 func (p *Process) Stop(ctx context.Context) error { return p.p.Stop(ctx) }
 
+// Kill ends the process with SIGKILL, as a crash would (it cleans nothing up), and waits until it is
+// gone.
+func (p *Process) Kill(ctx context.Context) error { return p.p.Kill(ctx) }
+
 // Usage is what a process has used so far.
 type Usage struct {
 	// RSS is the resident memory now and PeakRSS the most it has had, in bytes.

@@ -174,3 +174,17 @@ func (p *Process) Stop(ctx context.Context) error {
 		return fmt.Errorf("waiting for %s to exit after SIGTERM: %w", p.argv[0], ctx.Err())
 	}
 }
+
+// Kill sends SIGKILL to the process group, as a crash would end it (nothing of it runs on to clean up),
+// and waits until the process is gone or ctx is done.
+func (p *Process) Kill(ctx context.Context) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("kill %s: %w", p.argv[0], err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s to exit after SIGKILL: %w", p.argv[0], ctx.Err())
+	}
+}

@@ -157,6 +157,36 @@ func TestStartStopsTheProcessGroupWhenTheContextEnds(t *testing.T) {
 	}
 }
 
+// Kill ends even a process that ignores SIGTERM, as a crash would, and a second Kill of the gone
+// process is no error.
+func TestKillEndsAProcessThatIgnoresSIGTERM(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := exec.Command(t.Context(), "sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done").Start(w, time.Minute)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(make([]byte, 6)); err != nil { // "ready": the trap is set
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := p.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("Wait after Kill = %v, want the process killed", err)
+	}
+	if err := p.Kill(ctx); err != nil {
+		t.Errorf("a second Kill: %v", err)
+	}
+}
+
 // An importer outside the module cannot name RunError: the exit code and the output reach it through
 // the standard library's *exec.ExitError.
 func TestAFailureIsInspectableThroughTheStandardExitError(t *testing.T) {
