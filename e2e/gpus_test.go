@@ -264,9 +264,16 @@ func removeLabs(names ...string) features.Func {
 	}
 }
 
+// waitForLab waits (wait-lab-stopped) until the lab l is as ok says; what names that state.
 func waitForLab(ctx context.Context, t *testing.T, l *labkitv1alpha1.JupyterLab, what string, ok func(*labkitv1alpha1.JupyterLab) bool) {
 	t.Helper()
-	err := stack.Waits.Until(ctx, "wait-lab-stopped", func(ctx context.Context) (string, error) {
+	waitForLabWith(ctx, t, "wait-lab-stopped", l, what, ok)
+}
+
+// waitForLabWith is waitForLab with the named wait given.
+func waitForLabWith(ctx context.Context, t *testing.T, wait string, l *labkitv1alpha1.JupyterLab, what string, ok func(*labkitv1alpha1.JupyterLab) bool) {
+	t.Helper()
+	err := stack.Waits.Until(ctx, wait, func(ctx context.Context) (string, error) {
 		if err := from(ctx).client.Get(ctx, client.ObjectKeyFromObject(l), l); err != nil {
 			return err.Error(), nil // a hiccup of the API server: look again
 		}

@@ -48,7 +48,7 @@ func TestUpgrade(t *testing.T) {
 				}
 			}
 			for i := range upgradeLabs {
-				waitForLabNamed(ctx, t, ns, fmt.Sprintf("lab-%02d", i), "wait-lab-ready", "Ready", func(l *labkitv1alpha1.JupyterLab) bool {
+				waitForLabWith(ctx, t, "wait-lab-ready", labNamed(ns, fmt.Sprintf("lab-%02d", i)), "Ready", func(l *labkitv1alpha1.JupyterLab) bool {
 					return l.Status.Phase == labkitv1alpha1.PhaseReady
 				})
 			}
@@ -91,24 +91,6 @@ func TestUpgrade(t *testing.T) {
 		Teardown(deleteNamespace()).
 		Feature()
 	test(t, upgrade)
-}
-
-// waitForLabNamed waits, with the named wait, until the lab ns/name is as ok says.
-func waitForLabNamed(ctx context.Context, t *testing.T, ns, name, wait, what string, ok func(*labkitv1alpha1.JupyterLab) bool) {
-	t.Helper()
-	l := &labkitv1alpha1.JupyterLab{}
-	err := stack.Waits.Until(ctx, wait, func(ctx context.Context) (string, error) {
-		if err := from(ctx).client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, l); err != nil {
-			return err.Error(), nil // a hiccup of the API server: look again
-		}
-		if ok(l) {
-			return "", nil
-		}
-		return fmt.Sprintf("lab %s not %s: phase %s", name, what, l.Status.Phase), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitForCaughtUp waits until the controller in pod holds the leader lease and has worked through
