@@ -15,11 +15,15 @@ const controller = `package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
 	fmt.Println("serving on", os.Getenv("ADDR"))
-	select {} // like a controller: until stopped
+	<-stop // like a controller: until stopped (a bare select {} is a deadlock the runtime ends)
 }
 `
 

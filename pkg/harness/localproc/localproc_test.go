@@ -18,10 +18,14 @@ const program = `package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
 func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
 	b := make([]byte, 64<<20)
 	for i := range b {
 		b[i] = 1
@@ -30,7 +34,7 @@ func main() {
 	for time.Now().Before(deadline) { // burn some CPU
 	}
 	fmt.Println("ready", len(b), os.Getenv("GREETING"))
-	select {}
+	<-stop // a bare select {} is a deadlock the runtime ends at once
 }
 `
 
