@@ -82,6 +82,29 @@ type ApplicationStatus struct {
 	Conditions []ApplicationCondition `json:"conditions,omitempty"`
 	// ReconciledAt is when Argo CD last compared the Application with Git.
 	ReconciledAt *metav1.Time `json:"reconciledAt,omitempty"`
+	// Resources are the Application's resources, each with its own sync and health.
+	Resources []ResourceStatus `json:"resources,omitempty"`
+}
+
+// ResourceStatus is one resource of an Application: Status is Synced or OutOfSync.
+type ResourceStatus struct {
+	Group     string        `json:"group,omitempty"`
+	Kind      string        `json:"kind,omitempty"`
+	Namespace string        `json:"namespace,omitempty"`
+	Name      string        `json:"name,omitempty"`
+	Status    string        `json:"status,omitempty"`
+	Health    *HealthStatus `json:"health,omitempty"`
+}
+
+// Resource is the status of the Application's resource of group and kind named namespace/name, or nil
+// when the Application has no such resource (or Argo CD has not compared it yet).
+func (a *Application) Resource(group, kind, namespace, name string) *ResourceStatus {
+	for i, r := range a.Status.Resources {
+		if r.Group == group && r.Kind == kind && r.Namespace == namespace && r.Name == name {
+			return &a.Status.Resources[i]
+		}
+	}
+	return nil
 }
 
 // SyncStatus compares the cluster with Git at Revision.

@@ -57,7 +57,7 @@ func BenchmarkBuildAndRender10000(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := Render(lab, target); err != nil {
+			if _, err := Render(lab, target, ""); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -160,7 +160,7 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := Render(lab, target)
+			files, err := Render(lab, target, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -13,13 +14,14 @@ import (
 	"github.com/labkit-dev/labkit/pkg/internal/kobj"
 )
 
-// The GitOps repository layout (docs/gitops-layout.md):
+// The GitOps repository layout (docs/gitops-layout.md), in one of two ways per namespace (Layout):
 //
-//	apps/<namespace>/<name>.yaml              Argo CD Application of one lab
+//	apps/<namespace>/<name>.yaml              Argo CD Application of one lab (LayoutLab)
+//	apps/<namespace>.yaml                     or: Application of all the namespace's labs (LayoutNamespace)
 //	labs/<namespace>/<name>/jupyterlab.yaml   the lab
 //
-// One root Application (RootApplication) syncs apps/, so adding or removing a lab's Application file
-// is all it takes to create or delete the lab.
+// One root Application (RootApplication) syncs apps/, so adding or removing Application files is all
+// it takes to create or delete labs.
 const (
 	AppsDir = "apps"
 	LabsDir = "labs"
@@ -34,6 +36,43 @@ func LabPath(namespace, name string) string { return path.Join(LabDir(namespace,
 
 // AppPath is the file of a lab's Application.
 func AppPath(namespace, name string) string { return path.Join(AppsDir, namespace, name+".yaml") }
+
+// Layout is how a namespace's labs are handed to Argo CD: one Application per lab, or one for the
+// whole namespace. It is chosen per namespace, when its first lab is created, and read from the branch
+// after that (Target.LayoutOf); Relayout switches a branch from one to the other without deleting a lab.
+type Layout string
+
+const (
+	// LayoutLab is one Application per lab, apps/<namespace>/<name>.yaml: Argo CD shows each lab's
+	// sync and health on its own, and a lab can be synced, paused or rolled back alone. Argo CD then
+	// handles as many Applications as there are labs, which is what bounds how fast a large commit lands.
+	LayoutLab Layout = "lab"
+	// LayoutNamespace is one Application per namespace, apps/<namespace>.yaml, which syncs
+	// labs/<namespace>/ recursively: a commit of a thousand labs is one sync. Each lab's sync and health
+	// are still in that Application's status, one entry per lab, which labctl status reads.
+	LayoutNamespace Layout = "namespace"
+)
+
+// Layouts are the layouts there are, as --layout takes them.
+var Layouts = []Layout{LayoutLab, LayoutNamespace}
+
+// ParseLayout reads a layout as a person writes it on the command line.
+func ParseLayout(flag, s string) (Layout, error) {
+	for _, l := range Layouts {
+		if string(l) == s {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("%s %q: give %q for one Argo CD Application per lab (each lab's sync shown on its own), or %q for one per namespace (much faster for many labs)",
+		flag, s, LayoutLab, LayoutNamespace)
+}
+
+func (l Layout) describe() string {
+	if l == LayoutNamespace {
+		return "one Application for the whole namespace"
+	}
+	return "one Application per lab"
+}
 
 // Target is where Argo CD finds the repository and puts the labs.
 //
@@ -56,6 +95,9 @@ type Target struct {
 	ArgoNamespace string
 	// Project is the Argo CD project; default "default".
 	Project string
+	// Layout is the layout of namespaces the branch has no labs in yet; empty is LayoutLab. A namespace
+	// that has labs keeps its own (LayoutOf), and a Layout set here that differs from it is refused.
+	Layout Layout
 }
 
 func (t Target) withDefaults() Target {
@@ -89,6 +131,56 @@ func (t Target) AppsDir() string { return path.Join(AppsDir, t.Environment) }
 // AppPath is the file of a lab's Application, under AppsDir.
 func (t Target) AppPath(namespace, name string) string {
 	return path.Join(t.AppsDir(), namespace, name+".yaml")
+}
+
+// NamespaceAppName is the name of the Application of a namespace's labs in LayoutNamespace:
+// ns-<namespace>, or in an environment ns-<environment>-<namespace>. The prefix keeps it apart from
+// the root Application (labs...) and from labs' Applications (lab-...).
+func (t Target) NamespaceAppName(namespace string) string {
+	if t.Environment != "" {
+		return "ns-" + t.Environment + "-" + namespace
+	}
+	return "ns-" + namespace
+}
+
+// NamespaceAppPath is the file of a namespace's Application in LayoutNamespace, beside the folder that
+// holds the Applications of the namespace's labs in LayoutLab.
+func (t Target) NamespaceAppPath(namespace string) string {
+	return path.Join(t.AppsDir(), namespace+".yaml")
+}
+
+// AppNames are the names a lab's Application has in either layout: its own first, then its namespace's.
+func (t Target) AppNames(namespace, name string) []string {
+	return []string{t.AppName(namespace, name), t.NamespaceAppName(namespace)}
+}
+
+// LayoutOf is the layout namespace has on the branch tree: LayoutNamespace if it has the namespace's
+// Application, LayoutLab if it has labs' Applications, and false if it has neither (no lab yet).
+func (t Target) LayoutOf(tree *gitops.Tree, namespace string) (Layout, bool) {
+	if tree.Has(t.NamespaceAppPath(namespace)) {
+		return LayoutNamespace, true
+	}
+	for _, f := range tree.List(path.Join(t.AppsDir(), namespace)) {
+		if path.Ext(f) == ".yaml" {
+			return LayoutLab, true
+		}
+	}
+	return "", false
+}
+
+// layoutFor is the layout a new lab in namespace gets: the namespace's own, or Target.Layout for a
+// namespace with no labs yet. A Layout set in Target that differs from the namespace's is refused,
+// since the namespace's labs would then have two Applications each.
+func (t Target) layoutFor(tree *gitops.Tree, namespace string) (Layout, error) {
+	has, ok := t.LayoutOf(tree, namespace)
+	switch {
+	case !ok:
+		return cmp.Or(t.Layout, LayoutLab), nil
+	case t.Layout != "" && t.Layout != has:
+		return "", fmt.Errorf("namespace %s on this branch has %s (layout %q), and --layout %s would give its labs a second: leave --layout out to follow the branch, or switch the branch first with `labctl layout %s`, which keeps every lab running",
+			namespace, has.describe(), has, t.Layout, t.Layout)
+	}
+	return has, nil
 }
 
 // EnvironmentOf is the environment name of a branch, for the names of its Applications: the branch
@@ -128,6 +220,31 @@ func Application(lab *labkitv1alpha1.JupyterLab, t Target) *argocd.Application {
 	}
 }
 
+// NamespaceApplication is the Argo CD Application that syncs every lab of a namespace (LayoutNamespace):
+// labs/<namespace>/, recursively, into the namespace. It prunes and self-heals, creates the namespace,
+// and carries Argo CD's resources finalizer, so that deleting it deletes the namespace's labs.
+func NamespaceApplication(namespace string, t Target) *argocd.Application {
+	t = t.withDefaults()
+	return &argocd.Application{
+		TypeMeta: metav1.TypeMeta{APIVersion: argocd.GroupVersion.String(), Kind: "Application"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:       t.NamespaceAppName(namespace),
+			Namespace:  t.ArgoNamespace,
+			Finalizers: []string{argocd.ResourcesFinalizer},
+		},
+		Spec: argocd.ApplicationSpec{
+			Project: t.Project,
+			Source: argocd.Source{RepoURL: t.RepoURL, Path: path.Join(LabsDir, namespace), TargetRevision: t.Revision,
+				Directory: &argocd.Directory{Recurse: true}},
+			Destination: argocd.Destination{Server: "https://kubernetes.default.svc", Namespace: namespace},
+			SyncPolicy: &argocd.SyncPolicy{
+				Automated:   &argocd.Automated{Prune: true, SelfHeal: true},
+				SyncOptions: []string{"CreateNamespace=true"},
+			},
+		},
+	}
+}
+
 // RootApplication syncs every lab Application under t.AppsDir() (app of apps): apps/, or an
 // environment's apps/<environment>/. Removing a lab's file prunes its Application, whose finalizer then
 // deletes the lab; removing the last one is allowed. Name it after the environment, if any, so that
@@ -146,20 +263,34 @@ func RootApplication(name string, t Target) *argocd.Application {
 	}
 }
 
-// Render returns the files of a lab: its manifest and its Application.
-func Render(lab *labkitv1alpha1.JupyterLab, t Target) ([]gitops.Change, error) {
+// Render returns the files of a lab in layout l (empty: t.Layout, else LayoutLab): its manifest, and
+// its Application or its namespace's.
+func Render(lab *labkitv1alpha1.JupyterLab, t Target, l Layout) ([]gitops.Change, error) {
 	labYAML, err := kobj.YAML(lab)
 	if err != nil {
 		return nil, fmt.Errorf("render lab %s: %w", lab.Name, err)
 	}
-	appYAML, err := kobj.YAML(Application(lab, t))
+	app, err := renderApp(lab, t, cmp.Or(l, t.Layout, LayoutLab))
 	if err != nil {
-		return nil, fmt.Errorf("render application of lab %s: %w", lab.Name, err)
+		return nil, err
 	}
-	return []gitops.Change{
-		{Path: LabPath(lab.Namespace, lab.Name), Content: labYAML},
-		{Path: t.AppPath(lab.Namespace, lab.Name), Content: appYAML},
-	}, nil
+	return []gitops.Change{{Path: LabPath(lab.Namespace, lab.Name), Content: labYAML}, app}, nil
+}
+
+// renderApp is the Application file that syncs lab in layout l.
+func renderApp(lab *labkitv1alpha1.JupyterLab, t Target, l Layout) (gitops.Change, error) {
+	if l == LayoutNamespace {
+		data, err := kobj.YAML(NamespaceApplication(lab.Namespace, t))
+		if err != nil {
+			return gitops.Change{}, fmt.Errorf("render application of namespace %s: %w", lab.Namespace, err)
+		}
+		return gitops.Change{Path: t.NamespaceAppPath(lab.Namespace), Content: data}, nil
+	}
+	data, err := kobj.YAML(Application(lab, t))
+	if err != nil {
+		return gitops.Change{}, fmt.Errorf("render application of lab %s: %w", lab.Name, err)
+	}
+	return gitops.Change{Path: t.AppPath(lab.Namespace, lab.Name), Content: data}, nil
 }
 
 // RootAppName is the name of the root Application of t: labs, or labs-<environment>.

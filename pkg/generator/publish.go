@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -70,31 +69,42 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 	if len(labs) == 0 {
 		return gitops.Result{}, "", errors.New("no labs to create")
 	}
-	var changes []gitops.Change
-	for _, lab := range labs {
-		files, err := Render(lab, p.Target)
-		if err != nil {
-			return gitops.Result{}, "", err
-		}
-		changes = append(changes, files...)
-	}
 	var newBranch bool
 	var from string
 	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
 		newBranch, from = !tree.BranchExists(), tree.StartsFrom()
+		var changes []gitops.Change
+		layouts := map[string]Layout{}
 		for _, lab := range labs {
 			if _, found, err := tree.Read(LabPath(lab.Namespace, lab.Name)); err != nil {
 				return nil, err
 			} else if found {
 				return nil, fmt.Errorf("%w: %s/%s is already on the branch; delete it first or choose another name", ErrLabExists, lab.Namespace, lab.Name)
 			}
+			l, seen := layouts[lab.Namespace]
+			if !seen {
+				var err error
+				if l, err = p.Target.layoutFor(tree, lab.Namespace); err != nil {
+					return nil, err
+				}
+				layouts[lab.Namespace] = l
+			}
+			files, err := Render(lab, p.Target, l)
+			if err != nil {
+				return nil, err
+			}
+			// A namespace's Application is written once, with its first lab.
+			if l == LayoutNamespace && (seen || tree.Has(p.Target.NamespaceAppPath(lab.Namespace))) {
+				files = files[:1]
+			}
+			changes = append(changes, files...)
 		}
 		// An environment's folder must outlive its last lab: its root Application syncs it, and Argo
 		// CD prunes what a folder no longer holds, but refuses a folder that is gone.
 		if keep := path.Join(p.Target.AppsDir(), "README.md"); p.Target.Environment != "" && !tree.Has(keep) {
-			return append(slices.Clip(changes), gitops.Change{Path: keep, Content: []byte(fmt.Sprintf(
-				"The Argo CD Applications of environment %s (branch %s), one per lab; its root Application %s syncs this folder.\n",
-				p.Target.Environment, p.Target.Revision, RootAppName(p.Target)))}), nil
+			changes = append(changes, gitops.Change{Path: keep, Content: []byte(fmt.Sprintf(
+				"The Argo CD Applications of environment %s (branch %s): one per lab, or one per namespace; its root Application %s syncs this folder.\n",
+				p.Target.Environment, p.Target.Revision, RootAppName(p.Target)))})
 		}
 		return changes, nil
 	}
@@ -106,7 +116,9 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 }
 
 // Delete removes a lab's files, commits and pushes. Argo CD then prunes the lab's Application, whose
-// finalizer deletes the lab and so everything the controller made for it.
+// finalizer deletes the lab and so everything the controller made for it; in LayoutNamespace, the
+// namespace's Application prunes the lab, and goes itself with the namespace's last lab (Argo CD
+// refuses an Application whose folder is gone).
 func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun bool) (gitops.Result, string, error) {
 	prepare := func(tree *gitops.Tree) ([]gitops.Change, error) {
 		if !tree.BranchExists() {
@@ -117,10 +129,14 @@ func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun b
 		} else if !found {
 			return nil, fmt.Errorf("%w: no %s/%s on the branch; labs there: %s", ErrLabNotFound, namespace, name, labNames(tree))
 		}
-		return []gitops.Change{
+		changes := []gitops.Change{
 			{Path: LabDir(namespace, name), Delete: true},
 			{Path: p.Target.AppPath(namespace, name), Delete: true},
-		}, nil
+		}
+		if l, _ := p.Target.LayoutOf(tree, namespace); l == LayoutNamespace && len(labFiles(tree, namespace)) == 1 {
+			changes = append(changes, gitops.Change{Path: p.Target.NamespaceAppPath(namespace), Delete: true})
+		}
+		return changes, nil
 	}
 	return p.run(ctx, fmt.Sprintf("Delete JupyterLab %s/%s", namespace, name), prepare, dryRun)
 }
@@ -317,9 +333,11 @@ func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, erro
 			if err := yaml.Unmarshal(data, lab); err != nil {
 				return fmt.Errorf("read %s: %w", f, err)
 			}
-			// An environment's labs are those with an Application of the environment: a branch
-			// started from another keeps that one's files, which no Application of this one syncs.
-			if p.Target.Environment != "" && !tree.Has(p.Target.AppPath(lab.Namespace, lab.Name)) {
+			// An environment's labs are those with an Application of the environment, their own or
+			// their namespace's: a branch started from another keeps that one's files, which no
+			// Application of this one syncs.
+			if p.Target.Environment != "" && !tree.Has(p.Target.AppPath(lab.Namespace, lab.Name)) &&
+				!tree.Has(p.Target.NamespaceAppPath(lab.Namespace)) {
 				continue
 			}
 			e := Entry{Lab: lab}
@@ -348,6 +366,17 @@ func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, erro
 		return a.Name < b.Name
 	})
 	return snap, nil
+}
+
+// labFiles are the lab files of namespace on the branch.
+func labFiles(tree *gitops.Tree, namespace string) []string {
+	var files []string
+	for _, f := range tree.List(path.Join(LabsDir, namespace)) {
+		if path.Base(f) == labFile && path.Dir(path.Dir(f)) == path.Join(LabsDir, namespace) {
+			files = append(files, f)
+		}
+	}
+	return files
 }
 
 func labNames(tree *gitops.Tree) string {

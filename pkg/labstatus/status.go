@@ -294,8 +294,8 @@ func gpus(l *labkitv1alpha1.JupyterLab) string {
 }
 
 func argoPart(ctx context.Context, src Sources, namespace, name string) (*ArgoCD, error) {
+	app, err := findApp(ctx, src, namespace, name)
 	a := &ArgoCD{Application: src.target().AppName(namespace, name)}
-	app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), a.Application)
 	switch {
 	case apierrors.IsNotFound(err):
 		return a, nil
@@ -304,10 +304,42 @@ func argoPart(ctx context.Context, src Sources, namespace, name string) (*ArgoCD
 	case err != nil:
 		return nil, explain(err)
 	}
-	a.Found = true
-	a.Sync, a.Revision, a.Health = app.Status.Sync.Status, app.Status.Sync.Revision, app.Status.Health.Status
+	a.Found, a.Application = true, app.Name
+	a.Sync, a.Revision, a.Health = labSync(app, namespace, name)
 	a.Message = argoMessage(app)
 	return a, nil
+}
+
+// findApp reads the Application that syncs the lab, in either layout: the lab's own, or else its
+// namespace's; with neither, the error is that of the lab's own, NotFound.
+func findApp(ctx context.Context, src Sources, namespace, name string) (*argocd.Application, error) {
+	var first error
+	for _, n := range src.target().AppNames(namespace, name) {
+		app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n)
+		if err == nil || !apierrors.IsNotFound(err) {
+			return app, err
+		}
+		first = cmp.Or(first, err)
+	}
+	return nil, first
+}
+
+// labSync is the sync status, revision and health of the lab in app: the Application's own when it is
+// the lab's, else those of the lab's entry in the Application's resources (empty until Argo CD has
+// compared it).
+func labSync(app *argocd.Application, namespace, name string) (sync, revision, health string) {
+	s := app.Status
+	if app.Spec.Source.Path == generator.LabDir(namespace, name) {
+		return s.Sync.Status, s.Sync.Revision, s.Health.Status
+	}
+	r := app.Resource(labkitv1alpha1.GroupVersion.Group, "JupyterLab", namespace, name)
+	if r == nil {
+		return "", s.Sync.Revision, ""
+	}
+	if r.Health != nil {
+		health = r.Health.Status
+	}
+	return r.Status, s.Sync.Revision, health
 }
 
 // argoMessage is what Argo CD says is wrong, if anything: a failed sync first, then its conditions,

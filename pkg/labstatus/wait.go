@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -242,7 +243,7 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 		return nil
 	}
 	appName := w.src.target().AppName(w.namespace, w.name)
-	app, err := argocd.Get(ctx, w.src.Cluster, w.src.argoNamespace(), appName)
+	app, err := findApp(ctx, w.src, w.namespace, w.name)
 	switch {
 	case meta.IsNoMatchError(err):
 		w.noArgo = true
@@ -260,6 +261,7 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	case err != nil:
 		return fmt.Errorf("read Argo CD application %s: %w", appName, err)
 	}
+	appName = app.Name
 	s := app.Status
 	if op := s.OperationState; op != nil && (op.Phase == "Failed" || op.Phase == "Error") {
 		return fmt.Errorf("%w: application %s: %s", ErrSyncFailed, appName, oneLine(op.Message))
@@ -269,11 +271,12 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 		w.firstRevision = cmp.Or(s.Sync.Revision, "none")
 	}
 	atCommit := w.o.commit == "" || s.Sync.Revision == w.o.commit || (s.Sync.Revision != "" && s.Sync.Revision != w.firstRevision)
-	if s.Sync.Status == argocd.SyncStatusSynced && atCommit {
+	sync, _, _ := labSync(app, w.namespace, w.name)
+	if sync == argocd.SyncStatusSynced && atCommit {
 		w.synced = true
 		w.say("Argo CD synced application %s at %s", appName, short(s.Sync.Revision))
 	} else if !labFound {
-		w.say("Argo CD: application %s is %s at %s", appName, orUnknown(s.Sync.Status), short(s.Sync.Revision))
+		w.say("Argo CD: application %s is %s at %s", appName, orUnknown(sync), short(s.Sync.Revision))
 	}
 	return nil
 }
@@ -363,12 +366,12 @@ func Nudge(ctx context.Context, src Sources, target generator.Target, namespace,
 	if err != nil {
 		return nil, fmt.Errorf("list Argo CD's applications: %w", explain(err))
 	}
-	own := target.AppName(namespace, name)
+	own := target.AppNames(namespace, name)
 	var refreshed []string
 	for _, a := range apps {
 		s := a.Spec.Source
 		root := s.RepoURL == target.RepoURL && strings.TrimSuffix(s.Path, "/") == target.AppsDir() && s.TargetRevision == target.Revision
-		if !root && a.Name != own {
+		if !root && !slices.Contains(own, a.Name) {
 			continue
 		}
 		if err := argocd.Refresh(ctx, src.Cluster, a.Namespace, a.Name); err != nil {

@@ -72,8 +72,12 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 				fmt.Fprint(streams.Out, diff)
 				return nil
 			}
+			app, err := pub.ApplicationOf(cmd.Context(), lab.Namespace, lab.Name)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(streams.Out, "lab %s/%s committed as %s to branch %s; Argo CD application %s\n",
-				lab.Namespace, lab.Name, res.Commit, pub.Repo.Branch(), pub.Target.AppName(lab.Namespace, lab.Name))
+				lab.Namespace, lab.Name, res.Commit, pub.Repo.Branch(), app)
 			if ask != nil {
 				if err := offerProfile(g, ask); err != nil {
 					return err
@@ -89,6 +93,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags.request.Bind(cmd.Flags())
 	flags.request.Complete(cmd, g)
 	flags.repo.Bind(cmd.Flags())
+	flags.repo.BindLayout(cmd.Flags())
 	cmd.Flags().BoolVar(&flags.dryRun, "dry-run", false, "print the diff the commit would make and push nothing")
 	cmd.Flags().BoolVarP(&flags.yes, "yes", "y", false, "never ask: on a terminal too, refuse what is missing and commit without confirming, as when stdin is not a terminal")
 	flags.wait.Bind(cmd.Flags(), "until the lab answers, printing each step and then its URL")

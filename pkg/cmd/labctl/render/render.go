@@ -41,7 +41,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files, err := generator.Render(lab, target)
+			files, err := generator.Render(lab, target, "")
 			if err != nil {
 				return err
 			}
@@ -54,6 +54,7 @@ func NewCommand(g *shared.Globals, streams shared.Streams) *cobra.Command {
 	flags.request.Bind(cmd.Flags())
 	flags.request.Complete(cmd, g)
 	flags.repo.Bind(cmd.Flags())
+	flags.repo.BindLayout(cmd.Flags())
 	// render pushes nothing: the repository only goes into the Application.
 	cmd.Flags().Lookup("repo").Usage = "the GitOps repository, for the Application's repoURL (render pushes nothing)"
 	cmd.Flags().Lookup("branch").Usage = "the branch Argo CD follows, for the Application's targetRevision (default main)"

@@ -153,6 +153,13 @@ type RepoFlags struct {
 	Track string
 	// Environment: the branch is an environment of its own, with its own root Application.
 	Environment bool
+	// Layout is the layout of a namespace's first lab (BindLayout); empty follows the branch.
+	Layout string
+}
+
+// BindLayout adds --layout, for the commands that write a namespace's first Application.
+func (r *RepoFlags) BindLayout(f *pflag.FlagSet) {
+	f.StringVar(&r.Layout, "layout", "", `how Argo CD gets the labs of a namespace that has none yet: "lab", one Application per lab (each lab's sync shown on its own), or "namespace", one for the whole namespace (much faster for hundreds of labs); a namespace with labs keeps its own (default lab)`)
 }
 
 // Bind adds the repository flags.
@@ -176,6 +183,11 @@ func (r *RepoFlags) Target(p generator.Profile) (remote, branch string, t genera
 	}
 	branch = cmp.Or(r.Branch, p.Branch, "main")
 	t = generator.Target{RepoURL: cmp.Or(r.RepoURL, p.RepoURL, remote), Revision: cmp.Or(r.Track, p.Track, branch), ArgoNamespace: r.ArgoNamespace}
+	if r.Layout != "" {
+		if t.Layout, err = generator.ParseLayout("--layout", r.Layout); err != nil {
+			return "", "", t, err
+		}
+	}
 	if r.Environment || p.Environment {
 		if t.Revision != branch {
 			return "", "", t, fmt.Errorf("--environment and --track %s: a branch is either an environment Argo CD follows itself, or a proposal to merge into %s, not both", t.Revision, t.Revision)
