@@ -234,7 +234,7 @@ func labctlArgs(ctx context.Context, t *testing.T, args []string) []string {
 	s := from(ctx)
 	out := append(slices.Clone(args), "--profile", filepath.Join(t.TempDir(), "profile.yaml"), "--kubeconfig", s.cluster.Kubeconfig())
 	switch args[0] {
-	case "create", "status", "list", "delete", "render", "stop", "start", "extend":
+	case "create", "status", "list", "delete", "render", "stop", "start", "extend", "layout":
 		out = append(out, "--repo", s.publisher.Target.RepoURL)
 	}
 	return out

@@ -612,3 +612,53 @@ func TestWaitStoppedGivesUpSayingWhatItSawLast(t *testing.T) {
 		t.Errorf("WaitStopped of a lab not in the cluster = %v", err)
 	}
 }
+
+func TestStatusReadsALabOfTheNamespaceLayoutFromItsEntryInTheNamespacesApplication(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "nslayout")
+	lab := newLab(ns, "ada", 1)
+	pub, commit := publish(t, lab)
+	// The namespace's Application is Synced and Healthy as a whole, but this lab is not yet.
+	app := pub.Target.NamespaceAppName(ns)
+	entry := func(sync, health string) map[string]any {
+		return map[string]any{
+			"sync":   map[string]any{"status": "Synced", "revision": commit},
+			"health": map[string]any{"status": "Healthy"},
+			"resources": []any{
+				map[string]any{"group": "labkit.dev", "version": "v1alpha1", "kind": "JupyterLab", "namespace": ns, "name": "other", "status": "Synced",
+					"health": map[string]any{"status": "Healthy"}},
+				map[string]any{"group": "labkit.dev", "version": "v1alpha1", "kind": "JupyterLab", "namespace": ns, "name": "ada", "status": sync,
+					"health": map[string]any{"status": health}},
+			},
+		}
+	}
+	putApplication(t, ctx, ns, app, "labs/"+ns, entry("OutOfSync", "Missing"))
+	src := labstatus.Sources{Git: pub, Cluster: env.Client, ArgoNamespace: ns}
+	st, err := labstatus.Get(ctx, src, ns, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.ArgoCD; a == nil || !a.Found || a.Application != app || a.Sync != "OutOfSync" || a.Health != "Missing" || a.Revision != commit {
+		t.Errorf("argo cd part = %+v; want the lab's own entry of %s: OutOfSync, Missing", a, app)
+	}
+	putApplication(t, ctx, ns, app, "labs/"+ns, entry("Synced", "Healthy"))
+	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "Healthy" {
+		t.Errorf("argo cd part = %+v; want Synced, Healthy", a)
+	}
+	var text strings.Builder
+	if err := labstatus.WriteText(&text, st); err != nil {
+		t.Fatal(err)
+	}
+	if want := "application " + app + ": Synced at " + commit[:7] + ", Healthy"; !strings.Contains(text.String(), want) {
+		t.Errorf("text does not say %q:\n%s", want, text.String())
+	}
+	// Nudge refreshes the namespace's Application, which syncs the lab.
+	refreshed, err := labstatus.Nudge(ctx, src, pub.Target, ns, "ada")
+	if err != nil || !slices.Contains(refreshed, app) {
+		t.Errorf("Nudge = %v, %v; want it to refresh %s", refreshed, err, app)
+	}
+}

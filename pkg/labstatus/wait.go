@@ -355,10 +355,19 @@ func WhatFits(cat *catalog.Catalog, lab *labkitv1alpha1.JupyterLab) string {
 }
 
 // Nudge asks Argo CD to read the branch now rather than at its next poll: it refreshes the root
-// Applications that sync the branch's apps/ folder, and the lab's own Application if it exists. It
-// returns the Applications it refreshed; an error means Argo CD will only see the change at its next
-// poll (three minutes by default), e.g. because the user may not patch Applications.
+// Applications that sync the branch's apps/ folder, and the lab's own Application (or its namespace's)
+// if it exists. It returns the Applications it refreshed; an error means Argo CD will only see the
+// change at its next poll (three minutes by default), e.g. because the user may not patch Applications.
 func Nudge(ctx context.Context, src Sources, target generator.Target, namespace, name string) ([]string, error) {
+	return nudge(ctx, src, target, target.AppNames(namespace, name))
+}
+
+// NudgeRoot is Nudge for a change of Applications only: it refreshes the root Applications of the branch.
+func NudgeRoot(ctx context.Context, src Sources, target generator.Target) ([]string, error) {
+	return nudge(ctx, src, target, nil)
+}
+
+func nudge(ctx context.Context, src Sources, target generator.Target, also []string) ([]string, error) {
 	if src.Cluster == nil {
 		return nil, fmt.Errorf("no cluster: %v", src.ClusterErr)
 	}
@@ -366,12 +375,11 @@ func Nudge(ctx context.Context, src Sources, target generator.Target, namespace,
 	if err != nil {
 		return nil, fmt.Errorf("list Argo CD's applications: %w", explain(err))
 	}
-	own := target.AppNames(namespace, name)
 	var refreshed []string
 	for _, a := range apps {
 		s := a.Spec.Source
 		root := s.RepoURL == target.RepoURL && strings.TrimSuffix(s.Path, "/") == target.AppsDir() && s.TargetRevision == target.Revision
-		if !root && !slices.Contains(own, a.Name) {
+		if !root && !slices.Contains(also, a.Name) {
 			continue
 		}
 		if err := argocd.Refresh(ctx, src.Cluster, a.Namespace, a.Name); err != nil {
@@ -384,4 +392,102 @@ func Nudge(ctx context.Context, src Sources, target generator.Target, namespace,
 			src.argoNamespace(), target.AppsDir(), target.RepoURL, target.Revision)
 	}
 	return refreshed, nil
+}
+
+// WaitReleased waits until none of the Applications named carries Argo CD's resources finalizer (or is
+// there at all), so that removing them leaves their labs alone: step 1 of switching the layout applied.
+func WaitReleased(ctx context.Context, src Sources, apps []string, opts ...WaitOption) error {
+	return waitApps(ctx, src, "to leave their labs alone when removed (Argo CD to sync step 1)", opts, func(ctx context.Context) (string, error) {
+		var holding []string
+		for _, n := range apps {
+			app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n)
+			switch {
+			case apierrors.IsNotFound(err):
+				continue
+			case err != nil:
+				return "", explain(err)
+			}
+			if slices.Contains(app.Finalizers, argocd.ResourcesFinalizer) {
+				holding = append(holding, n)
+			}
+		}
+		if len(holding) > 0 {
+			return fmt.Sprintf("%d of %d Applications still delete their labs when removed (%s)", len(holding), len(apps), listed(holding)), nil
+		}
+		return "", nil
+	})
+}
+
+// WaitSwitched waits until the Applications going are gone and those coming are synced at commit:
+// step 2 of switching the layout applied.
+func WaitSwitched(ctx context.Context, src Sources, going, coming []string, commit string, opts ...WaitOption) error {
+	return waitApps(ctx, src, "to be replaced (Argo CD to sync step 2)", opts, func(ctx context.Context) (string, error) {
+		var left, notYet []string
+		for _, n := range going {
+			switch _, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n); {
+			case err == nil:
+				if !slices.Contains(coming, n) {
+					left = append(left, n)
+				}
+			case !apierrors.IsNotFound(err):
+				return "", explain(err)
+			}
+		}
+		for _, n := range coming {
+			app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n)
+			switch {
+			case apierrors.IsNotFound(err):
+				notYet = append(notYet, n+" (not created yet)")
+				continue
+			case err != nil:
+				return "", explain(err)
+			}
+			if s := app.Status.Sync; s.Status != argocd.SyncStatusSynced || s.Revision != commit {
+				notYet = append(notYet, fmt.Sprintf("%s (%s at %s)", n, orUnknown(s.Status), short(s.Revision)))
+			}
+		}
+		if len(left)+len(notYet) > 0 {
+			return fmt.Sprintf("old Applications left: %s; new ones not synced at %s: %s", listed(left), short(commit), listed(notYet)), nil
+		}
+		return "", nil
+	})
+}
+
+// waitApps polls look until it returns "", reporting each new state it returns; an error ends the wait.
+func waitApps(ctx context.Context, src Sources, what string, opts []WaitOption, look func(context.Context) (string, error)) error {
+	if src.Cluster == nil {
+		return fmt.Errorf("wait for Argo CD's Applications %s: no cluster to look at: %v", what, src.ClusterErr)
+	}
+	o := &waitOptions{progress: func(string) {}, interval: DefaultPollInterval}
+	for _, opt := range opts {
+		opt.apply(o)
+	}
+	start, last := time.Now(), ""
+	err := wait.PollUntilContextCancel(ctx, o.interval, true, func(ctx context.Context) (bool, error) {
+		state, err := look(ctx)
+		if err != nil {
+			return false, err
+		}
+		if state != last && state != "" {
+			o.progress(state)
+		}
+		last = state
+		return state == "", nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("gave up after %s waiting for Argo CD's Applications %s; last seen: %s",
+			time.Since(start).Round(time.Second), what, cmp.Or(last, "nothing yet"))
+	}
+	return err
+}
+
+// listed is names joined, the first five only, or "none".
+func listed(names []string) string {
+	switch {
+	case len(names) == 0:
+		return "none"
+	case len(names) > 5:
+		return strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
+	}
+	return strings.Join(names, ", ")
 }

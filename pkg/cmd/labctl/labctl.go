@@ -8,6 +8,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/delete"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/extend"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/internal/shared"
+	"github.com/labkit-dev/labkit/pkg/cmd/labctl/layout"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/list"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/manifests"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl/nodes"
@@ -57,6 +58,7 @@ func NewCommand(logger logr.Logger, streams Streams) *cobra.Command {
 		status.NewCommand(g, streams),
 		open.NewCommand(g, streams),
 		rootapp.NewCommand(g, streams),
+		layout.NewCommand(g, streams),
 	)
 	return cmd
 }
