@@ -97,7 +97,10 @@ func TestRelayoutSwitchesInTwoStepsAndNeverRemovesAnApplicationThatDeletesItsLab
 	labsBefore := gittest.Git(t, bare, "ls-tree", "-r", "main", "labs")
 
 	var asked []string
-	notYet := func(_ context.Context, apps []string) error { asked = apps; return errors.New("lab-team-a-one still has the finalizer") }
+	notYet := func(_ context.Context, apps []string) error {
+		asked = apps
+		return errors.New("lab-team-a-one still has the finalizer")
+	}
 	applied := func(_ context.Context, apps []string) error { asked = apps; return nil }
 
 	// Step 1: the finalizers go, the Applications stay.
