@@ -7,8 +7,10 @@
 // first times a baseline: the objects the controller would make for the labs, created directly with
 // no controller. It then creates labs that fill every fake GPU exactly through the API, and measures
 // how fast they become Ready, what the controller costs and how many API requests a reconcile makes.
-// Where Argo CD runs, it deletes those labs and fills the GPUs again through the GitOps path: one
-// commit of every lab and its Application, synced by Argo CD. One more GPU request must then be
+// Where Argo CD runs, it deletes those labs and fills the GPUs again through the GitOps path, once in
+// each layout of docs/gitops-layout.md (one Application per namespace, then one per lab): one commit of
+// every lab, synced by Argo CD, then one lab more committed into that branch with and without the
+// refresh nudge, the latency a person feels. One more GPU request must then be
 // refused by labctl and, applied directly, be reported Unschedulable, with the other labs undisturbed.
 // Where the controller runs on this machine, it last measures what watching every lab's activity for
 // idle culling costs.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -15,9 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	labargocd "github.com/labkit-dev/labkit/pkg/argocd"
+	"github.com/labkit-dev/labkit/pkg/generator"
+	"github.com/labkit-dev/labkit/pkg/gitops"
 	"github.com/labkit-dev/labkit/pkg/harness/argocd"
 	"github.com/labkit-dev/labkit/pkg/harness/fakenodes"
 	"github.com/labkit-dev/labkit/pkg/harness/localproc"
+	"github.com/labkit-dev/labkit/pkg/labstatus"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
@@ -104,9 +109,10 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 		sets++
 	}
 	if cluster.ArgoCD() {
-		sets++
+		sets += len(generator.Layouts)
 	}
-	volumes := sets*len(apiLabs) + 1
+	// And one more GPU lab to be refused, and two late labs per layout.
+	volumes := sets*len(apiLabs) + 1 + 2*len(generator.Layouts)
 	start = time.Now()
 	if err := fakenodes.CreateVolumes(ctx, c, "bench", volumes, false); err != nil {
 		return err
@@ -136,10 +142,9 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 			return err
 		}
 		r.add(fmt.Sprintf("%d labs deleted, their namespace gone", len(apiLabs)), "%.1f s", time.Since(start).Seconds())
-		if err := throughGitOps(ctx, r, cluster, c, ctrl, pools, gitopsNS, log); err != nil {
+		if last, err = throughGitOps(ctx, r, cluster, c, ctrl, pools, gitopsNS, log); err != nil {
 			return err
 		}
-		last = gitopsNS
 	}
 	if err := oneMore(ctx, r, c, labctl, cluster.Kubeconfig(), last, pools); err != nil {
 		return err
@@ -150,41 +155,135 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 	return cullingCost(ctx, r, c, ctrl, jupyter, len(apiLabs), o.cullingPeriod, o.cullingWindow)
 }
 
-// throughGitOps fills the GPUs again through the GitOps path: one commit of every lab and its
-// Application to the harness's repository, synced by Argo CD's app of apps.
+// throughGitOps fills the GPUs again through the GitOps path, once in each layout (docs/gitops-layout.md):
+// one commit of every lab, synced by Argo CD's app of apps, then two labs more committed one by one
+// into the branch that holds them, one with the refresh nudge labctl --wait gives and one without.
+// The namespace layout's labs are then removed through Git, so that the lab layout's fill the same
+// GPUs; those stay, in the namespace it returns.
 func throughGitOps(ctx context.Context, r *report, cluster stack.Cluster, c client.WithWatch, ctrl *controller,
-	pools []fakenodes.Pool, ns string, log logr.Logger) (err error) {
-	r.add("(b) through GitOps", "namespace %s: one commit, Argo CD app of apps, controller", ns)
+	pools []fakenodes.Pool, prefix string, log logr.Logger) (ns string, err error) {
 	host, err := cluster.HostAddress(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	g, err := stack.ServeGitOps(ctx, c, host, true, log)
 	if g.Server != nil {
 		defer func() { err = errors.Join(err, g.Server.Close()) }()
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	labs, err := planLabs(ctx, c, pools, ns, fakenodes.VolumeClass)
+	for i, layout := range []generator.Layout{generator.LayoutNamespace, generator.LayoutLab} {
+		ns = prefix + "-" + string(layout)
+		r.add(fmt.Sprintf("(%c) through GitOps, layout %q", 'b'+i, layout), "namespace %s: one commit, Argo CD app of apps, controller", ns)
+		pub := *g.Publisher
+		pub.Target.Layout = layout
+		labs, err := planLabs(ctx, c, pools, ns, fakenodes.VolumeClass)
+		if err != nil {
+			return "", err
+		}
+		commit := func(ctx context.Context, c client.Client, labs []lab) error {
+			start := time.Now()
+			res, _, err := pub.Create(ctx, labs, false)
+			if err != nil {
+				return err
+			}
+			r.add(fmt.Sprintf("one commit of %d labs and their Applications pushed", len(labs)), "%.1f s", time.Since(start).Seconds())
+			if err := argocd.Refresh(ctx, c, stack.ArgoCDNamespace, stack.RootApp); err != nil {
+				return err
+			}
+			_, err = argocd.WaitForApplication(ctx, c, stack.ArgoCDNamespace, stack.RootApp, argocd.AtRevision(res.Commit),
+				argocd.WaitTimeout("wait-root-app-synced", stack.Waits.Timeout("wait-labs-ready")))
+			return err
+		}
+		if err := createAndMeasure(ctx, r, c, ctrl, labs, "by Argo CD (root app synced)", commit); err != nil {
+			return "", err
+		}
+		for k, nudge := range []bool{true, false} {
+			if err := oneMoreThroughGit(ctx, r, c, &pub, ns, len(labs)+k, nudge); err != nil {
+				return "", err
+			}
+		}
+		if layout == generator.LayoutNamespace {
+			if err := removeThroughGit(ctx, r, c, &pub, ns); err != nil {
+				return "", err
+			}
+		}
+	}
+	return ns, nil
+}
+
+// oneMoreThroughGit commits one CPU lab more into the branch, which holds the have labs of ns
+// already, and reports how long until it is Ready: what a person feels. With nudge it refreshes the
+// root Application and the lab's as labctl --wait does; without, Argo CD sees the commit at its next
+// reconciliation of the repository.
+func oneMoreThroughGit(ctx context.Context, r *report, c client.WithWatch, pub *generator.Publisher, ns string, have int, nudge bool) error {
+	m, err := newLabMaker(ctx, c)
 	if err != nil {
 		return err
 	}
-	commit := func(ctx context.Context, c client.Client, labs []lab) error {
-		start := time.Now()
-		res, _, err := g.Publisher.Create(ctx, labs, false)
-		if err != nil {
-			return err
-		}
-		r.add(fmt.Sprintf("one commit of %d labs and their Applications pushed", len(labs)), "%.1f s", time.Since(start).Seconds())
-		if err := argocd.Refresh(ctx, c, stack.ArgoCDNamespace, stack.RootApp); err != nil {
-			return err
-		}
-		_, err = argocd.WaitForApplication(ctx, c, stack.ArgoCDNamespace, stack.RootApp, argocd.AtRevision(res.Commit),
-			argocd.WaitTimeout("wait-root-app-synced", stack.Waits.Timeout("wait-labs-ready")))
+	name, how := "late-nudged", "with the refresh nudge"
+	if !nudge {
+		name, how = "late-polled", fmt.Sprintf("without a nudge (Argo CD polls Git every %s)", argoCDReconciliation)
+	}
+	l, err := m.build(generator.Request{Name: name, Namespace: ns, StorageClass: fakenodes.VolumeClass})
+	if err != nil {
 		return err
 	}
-	return createAndMeasure(ctx, r, c, ctrl, labs, "as Applications by Argo CD (root app synced)", commit)
+	w := watchReady(ctx, c, ns, have+1)
+	defer w.stop()
+	if err := w.waitSynced(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, _, err := pub.Create(ctx, []lab{l}, false); err != nil {
+		return err
+	}
+	if nudge {
+		src := labstatus.Sources{Cluster: c, ArgoNamespace: stack.ArgoCDNamespace}
+		if _, err := labstatus.Nudge(ctx, src, pub.Target, ns, name); err != nil {
+			return err
+		}
+	}
+	if err := w.wait(ctx, "wait-labs-ready"); err != nil {
+		return err
+	}
+	at, _ := w.readyAt(name)
+	r.add(fmt.Sprintf("one more lab committed beside %d, Ready, %s", have, how), "%.1f s", at.Sub(start).Seconds())
+	return nil
+}
+
+// removeThroughGit removes every lab of ns, and the namespace's Application, in one commit, and waits
+// until Argo CD has deleted the Application and with it the labs; then the namespace goes.
+func removeThroughGit(ctx context.Context, r *report, c client.Client, pub *generator.Publisher, ns string) error {
+	start := time.Now()
+	_, err := pub.Repo.Commit(ctx, "Remove the labs of "+ns, func(*gitops.Tree) ([]gitops.Change, error) {
+		return []gitops.Change{{Path: path.Join(generator.LabsDir, ns), Delete: true}, {Path: pub.Target.NamespaceAppPath(ns), Delete: true}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := argocd.Refresh(ctx, c, stack.ArgoCDNamespace, stack.RootApp); err != nil {
+		return err
+	}
+	app := pub.Target.NamespaceAppName(ns)
+	err = stack.Waits.Until(ctx, "wait-labs-ready", func(ctx context.Context) (string, error) {
+		switch _, err := labargocd.Get(ctx, c, stack.ArgoCDNamespace, app); {
+		case apierrors.IsNotFound(err):
+			return "", nil
+		case err != nil:
+			return "", err
+		}
+		return "Argo CD still has application " + app + " (its finalizer deletes the labs first)", nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := deleteNamespace(ctx, c, ns); err != nil {
+		return err
+	}
+	r.add("those labs removed in one commit, their Application and namespace gone", "%.1f s", time.Since(start).Seconds())
+	return nil
 }
 
 // scalePools multiplies every pool's node count by scale, for runs at 2,000 or 5,000 labs.
@@ -246,8 +345,11 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 // seen at once anyway, through a refresh of the root Application.
 var argoCDForScale = []argocd.Option{
 	argocd.WithCommandParameters(map[string]string{"controller.status.processors": "50", "controller.operation.processors": "25"}),
-	argocd.WithReconciliationTimeout(120 * time.Second),
+	argocd.WithReconciliationTimeout(argoCDReconciliation),
 }
+
+// argoCDReconciliation is how often Argo CD compares the Applications with Git in the benchmark.
+const argoCDReconciliation = 120 * time.Second
 
 // deleteNamespace deletes ns and waits until it is gone, and with it everything in it.
 func deleteNamespace(ctx context.Context, c client.Client, ns string) error {
