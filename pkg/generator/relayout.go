@@ -117,6 +117,9 @@ func (p *Publisher) planRelayout(tree *gitops.Tree, to Layout, only []string) (*
 			byNS[ns] = append(byNS[ns], f)
 		}
 	}
+	if len(byNS) == 0 {
+		return nil, refuse(ErrUnchanged, "branch %s has no labs, so there is nothing to switch; `labctl create --layout %s` gives a new namespace that layout", p.Repo.Branch(), to)
+	}
 	if len(only) == 0 {
 		for ns := range byNS {
 			only = append(only, ns)
