@@ -663,3 +663,38 @@ func TestListWithoutAClusterSaysWhyItShowsNoPhase(t *testing.T) {
 func shortTip(t *testing.T, bare string) string {
 	return strings.TrimSpace(gittest.Git(t, bare, "rev-parse", "--short=7", "main"))
 }
+
+func TestLayoutWithoutAClusterPushesOnlyTheHarmlessFirstStep(t *testing.T) {
+	t.Parallel()
+	bare := gittest.Remote(t)
+	for _, name := range []string{"ada", "grace"} {
+		if _, err := run(t, "", "create", name, "-n", "team-a", "--owner", name, "--token-secret", "t", "--skip-catalog", "--repo", bare); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emptyKubeconfig := filepath.Join(t.TempDir(), "kubeconfig") // a kubeconfig of no cluster
+	if _, err := os.Create(emptyKubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runErr(t, "layout", "namespace", "--repo", bare, "--kubeconfig", emptyKubeconfig)
+	if err != nil || !strings.Contains(out, "step 1 of 2 pushed") || !strings.Contains(out, "2 Applications of team-a no longer delete their labs") ||
+		!strings.Contains(out, "run `labctl layout namespace` again once Argo CD has synced this commit") {
+		t.Fatalf("labctl layout namespace without a cluster = %v\n%s", err, out)
+	}
+	if app := gittest.Git(t, bare, "show", "main:apps/team-a/ada.yaml"); strings.Contains(app, "finalizer") {
+		t.Errorf("step 1 left the finalizer:\n%s", app)
+	}
+	// Again: step 2 needs the cluster's word, so it is refused and nothing is pushed.
+	tip := gittest.Git(t, bare, "rev-parse", "main")
+	out, errOut, err := runErr(t, "layout", "namespace", "--repo", bare, "--kubeconfig", emptyKubeconfig)
+	if err == nil || !strings.Contains(err.Error(), "labctl cannot see the cluster to check that Argo CD synced step 1") ||
+		!strings.Contains(err.Error(), "step 1 is pushed and harmless") {
+		t.Errorf("labctl layout namespace again without a cluster = %v\n%s%s", err, out, errOut)
+	}
+	if gittest.Git(t, bare, "rev-parse", "main") != tip {
+		t.Error("the refused step 2 moved main")
+	}
+	if _, _, err := runErr(t, "layout", "flat", "--repo", bare); err == nil || !strings.Contains(err.Error(), `layout "flat": give "lab" for one Argo CD Application per lab`) {
+		t.Errorf("labctl layout flat = %v; want the two layouts named", err)
+	}
+}
