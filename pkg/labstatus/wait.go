@@ -97,7 +97,13 @@ func Wait(ctx context.Context, src Sources, namespace, name string, opts ...Wait
 	for _, opt := range opts {
 		opt.apply(o)
 	}
-	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}, said: map[string]bool{}}
+	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}, said: map[string]bool{},
+		appName: src.target().AppName(namespace, name)}
+	if src.Git != nil { // which Application Argo CD is to make, for what the wait says until it exists
+		if app, err := src.Git.ApplicationOf(ctx, namespace, name); err == nil {
+			w.appName = app
+		}
+	}
 	start := time.Now()
 	var done *Status
 	err := wait.PollUntilContextCancel(ctx, o.interval, true, func(ctx context.Context) (bool, error) {
@@ -122,6 +128,7 @@ type waiter struct {
 	src             Sources
 	namespace, name string
 	o               *waitOptions
+	appName         string // the Application that syncs the lab, as the branch says
 	last            string // the last line reported
 	said            map[string]bool
 	noArgo          bool   // the cluster has no Argo CD
@@ -242,7 +249,7 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	if w.noArgo || w.synced {
 		return nil
 	}
-	appName := w.src.target().AppName(w.namespace, w.name)
+	appName := w.appName
 	app, err := findApp(ctx, w.src, w.namespace, w.name)
 	switch {
 	case meta.IsNoMatchError(err):
