@@ -175,3 +175,22 @@ func TestRelayoutSwitchesInTwoStepsAndNeverRemovesAnApplicationThatDeletesItsLab
 		t.Errorf("switching a namespace without labs: %v; want it named, with those that have labs", err)
 	}
 }
+
+func TestTheNamespaceLayoutOnAnEnvironmentBranch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bare := gittest.Remote(t)
+	p := publisher(t, bare, "staging")
+	p.Target.Environment, p.Target.Layout = EnvironmentOf("staging"), LayoutNamespace
+	if _, _, err := p.Create(ctx, []*labkitv1alpha1.JupyterLab{named(t, "team-a", "one")}, false); err != nil {
+		t.Fatal(err)
+	}
+	app := appOn(t, bare, "staging", "apps/staging/team-a.yaml")
+	if app.Name != "ns-staging-team-a" || app.Spec.Source.Path != "labs/team-a" || app.Spec.Source.TargetRevision != "staging" {
+		t.Errorf("the environment's namespace Application = %+v", app)
+	}
+	labs, err := p.List(ctx)
+	if err != nil || len(labs) != 1 || labs[0].Name != "one" {
+		t.Errorf("List on the environment = %v, %v; want its one lab", labs, err)
+	}
+}
