@@ -649,6 +649,31 @@ func TestStatusReadsALabOfTheNamespaceLayoutFromItsEntryInTheNamespacesApplicati
 	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "Healthy" {
 		t.Errorf("argo cd part = %+v; want Synced, Healthy", a)
 	}
+	// As Argo CD 3 writes it by default: no health per resource. The Application's Healthy is the worst
+	// of its resources', so it holds for the lab; an unhealthy Application says nothing of this lab.
+	noHealth := entry("Synced", "")
+	for _, r := range noHealth["resources"].([]any) {
+		delete(r.(map[string]any), "health")
+	}
+	putApplication(t, ctx, ns, app, "labs/"+ns, noHealth)
+	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "Healthy" {
+		t.Errorf("argo cd part without resource health, the Application Healthy = %+v; want Synced, Healthy", a)
+	}
+	noHealth["health"] = map[string]any{"status": "Degraded"}
+	putApplication(t, ctx, ns, app, "labs/"+ns, noHealth)
+	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "" {
+		t.Errorf("argo cd part without resource health, the Application Degraded = %+v; want Synced, health unknown", a)
+	}
+	putApplication(t, ctx, ns, app, "labs/"+ns, entry("Synced", "Healthy"))
+	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
+		t.Fatal(err)
+	}
 	var text strings.Builder
 	if err := labstatus.WriteText(&text, st); err != nil {
 		t.Fatal(err)

@@ -326,7 +326,7 @@ func findApp(ctx context.Context, src Sources, namespace, name string) (*argocd.
 
 // labSync is the sync status, revision and health of the lab in app: the Application's own when it is
 // the lab's, else those of the lab's entry in the Application's resources (empty until Argo CD has
-// compared it).
+// compared it; the health empty where Argo CD does not say).
 func labSync(app *argocd.Application, namespace, name string) (sync, revision, health string) {
 	s := app.Status
 	if app.Spec.Source.Path == generator.LabDir(namespace, name) {
@@ -336,8 +336,14 @@ func labSync(app *argocd.Application, namespace, name string) (sync, revision, h
 	if r == nil {
 		return "", s.Sync.Revision, ""
 	}
-	if r.Health != nil {
+	switch {
+	case r.Health != nil:
 		health = r.Health.Status
+	case s.Health.Status == argocd.HealthStatusHealthy:
+		// Argo CD 3 keeps each resource's health out of the Application's status unless
+		// controller.resource.health.persist is on; the Application's own health is the worst of its
+		// resources', so Healthy there means Healthy here. Anything else says nothing of this lab.
+		health = argocd.HealthStatusHealthy
 	}
 	return r.Status, s.Sync.Revision, health
 }
