@@ -93,16 +93,16 @@ func (f *flagpole) run(ctx context.Context, g *shared.Globals, streams shared.St
 			return nil
 		}
 		if step.Step == 1 {
-			say(fmt.Sprintf("step 1 of 2 pushed as %s to branch %s: %d Applications of %s no longer delete their labs when removed",
-				step.Commit, pub.Repo.Branch(), len(step.Going), strings.Join(step.Namespaces, ", ")))
+			say(fmt.Sprintf("step 1 of 2 pushed as %s to branch %s: %s of %s no longer delete their labs when removed",
+				step.Commit, pub.Repo.Branch(), applications(len(step.Going)), strings.Join(step.Namespaces, ", ")))
 			if src.Cluster == nil {
 				say(fmt.Sprintf("labctl cannot see the cluster (%v): run `labctl layout %s` again once Argo CD has synced this commit", src.ClusterErr, to))
 				return nil
 			}
 			continue // step 2 waits for Argo CD to apply step 1
 		}
-		say(fmt.Sprintf("step 2 of 2 pushed as %s to branch %s: %s now have %d Applications in place of %d",
-			step.Commit, pub.Repo.Branch(), strings.Join(step.Namespaces, ", "), len(step.Coming), len(step.Going)))
+		say(fmt.Sprintf("step 2 of 2 pushed as %s to branch %s: %s now have %s in place of %d",
+			step.Commit, pub.Repo.Branch(), strings.Join(step.Namespaces, ", "), applications(len(step.Coming)), len(step.Going)))
 		f.nudge(ctx, src, pub, say)
 		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()
@@ -121,4 +121,12 @@ func (f *flagpole) nudge(ctx context.Context, src labstatus.Sources, pub *genera
 	} else {
 		say(fmt.Sprintf("asked Argo CD to read branch %s now (application %s)", pub.Target.Revision, strings.Join(apps, ", ")))
 	}
+}
+
+// applications is "1 Application" or "n Applications".
+func applications(n int) string {
+	if n == 1 {
+		return "1 Application"
+	}
+	return fmt.Sprintf("%d Applications", n)
 }
