@@ -266,15 +266,24 @@ func RootApplication(name string, t Target) *argocd.Application {
 // Render returns the files of a lab in layout l (empty: t.Layout, else LayoutLab): its manifest, and
 // its Application or its namespace's.
 func Render(lab *labkitv1alpha1.JupyterLab, t Target, l Layout) ([]gitops.Change, error) {
-	labYAML, err := kobj.YAML(lab)
+	file, err := renderLab(lab)
 	if err != nil {
-		return nil, fmt.Errorf("render lab %s: %w", lab.Name, err)
+		return nil, err
 	}
 	app, err := renderApp(lab, t, cmp.Or(l, t.Layout, LayoutLab))
 	if err != nil {
 		return nil, err
 	}
-	return []gitops.Change{{Path: LabPath(lab.Namespace, lab.Name), Content: labYAML}, app}, nil
+	return []gitops.Change{file, app}, nil
+}
+
+// renderLab is the lab's own file.
+func renderLab(lab *labkitv1alpha1.JupyterLab) (gitops.Change, error) {
+	data, err := kobj.YAML(lab)
+	if err != nil {
+		return gitops.Change{}, fmt.Errorf("render lab %s: %w", lab.Name, err)
+	}
+	return gitops.Change{Path: LabPath(lab.Namespace, lab.Name), Content: data}, nil
 }
 
 // renderApp is the Application file that syncs lab in layout l.

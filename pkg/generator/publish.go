@@ -89,15 +89,20 @@ func (p *Publisher) Create(ctx context.Context, labs []*labkitv1alpha1.JupyterLa
 				}
 				layouts[lab.Namespace] = l
 			}
-			files, err := Render(lab, p.Target, l)
+			file, err := renderLab(lab)
 			if err != nil {
 				return nil, err
 			}
+			changes = append(changes, file)
 			// A namespace's Application is written once, with its first lab.
 			if l == LayoutNamespace && (seen || tree.Has(p.Target.NamespaceAppPath(lab.Namespace))) {
-				files = files[:1]
+				continue
 			}
-			changes = append(changes, files...)
+			app, err := renderApp(lab, p.Target, l)
+			if err != nil {
+				return nil, err
+			}
+			changes = append(changes, app)
 		}
 		// An environment's folder must outlive its last lab: its root Application syncs it, and Argo
 		// CD prunes what a folder no longer holds, but refuses a folder that is gone.
@@ -133,7 +138,7 @@ func (p *Publisher) Delete(ctx context.Context, namespace, name string, dryRun b
 			{Path: LabDir(namespace, name), Delete: true},
 			{Path: p.Target.AppPath(namespace, name), Delete: true},
 		}
-		if l, _ := p.Target.LayoutOf(tree, namespace); l == LayoutNamespace && len(labFiles(tree, namespace)) == 1 {
+		if l, _ := p.Target.LayoutOf(tree, namespace); l == LayoutNamespace && len(labFilesByNamespace(tree)[namespace]) == 1 {
 			changes = append(changes, gitops.Change{Path: p.Target.NamespaceAppPath(namespace), Delete: true})
 		}
 		return changes, nil
@@ -368,15 +373,17 @@ func (p *Publisher) Snapshot(ctx context.Context, history bool) (*Snapshot, erro
 	return snap, nil
 }
 
-// labFiles are the lab files of namespace on the branch.
-func labFiles(tree *gitops.Tree, namespace string) []string {
-	var files []string
-	for _, f := range tree.List(path.Join(LabsDir, namespace)) {
-		if path.Base(f) == labFile && path.Dir(path.Dir(f)) == path.Join(LabsDir, namespace) {
-			files = append(files, f)
+// labFilesByNamespace are the lab files on the branch (labs/<namespace>/<name>/jupyterlab.yaml), by
+// namespace.
+func labFilesByNamespace(tree *gitops.Tree) map[string][]string {
+	byNS := map[string][]string{}
+	for _, f := range tree.List(LabsDir) {
+		if path.Base(f) == labFile && path.Dir(path.Dir(path.Dir(f))) == LabsDir {
+			ns := path.Base(path.Dir(path.Dir(f)))
+			byNS[ns] = append(byNS[ns], f)
 		}
 	}
-	return files
+	return byNS
 }
 
 func labNames(tree *gitops.Tree) string {

@@ -107,14 +107,10 @@ func (p *Publisher) planRelayout(tree *gitops.Tree, to Layout, only []string) (*
 	if !tree.BranchExists() {
 		return nil, p.noBranch(tree)
 	}
-	byNS := map[string][]string{} // lab files of each namespace with an Application of this branch
-	for _, f := range tree.List(LabsDir) {
-		if path.Base(f) != labFile {
-			continue
-		}
-		ns := path.Base(path.Dir(path.Dir(f)))
-		if _, ok := p.Target.LayoutOf(tree, ns); ok {
-			byNS[ns] = append(byNS[ns], f)
+	byNS := labFilesByNamespace(tree)
+	for ns := range byNS { // only the namespaces with an Application of this branch
+		if _, ok := p.Target.LayoutOf(tree, ns); !ok {
+			delete(byNS, ns)
 		}
 	}
 	if len(byNS) == 0 {
