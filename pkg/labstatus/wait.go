@@ -97,13 +97,7 @@ func Wait(ctx context.Context, src Sources, namespace, name string, opts ...Wait
 	for _, opt := range opts {
 		opt.apply(o)
 	}
-	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}, said: map[string]bool{},
-		appName: src.target().AppName(namespace, name)}
-	if src.Git != nil { // which Application Argo CD is to make, for what the wait says until it exists
-		if app, err := src.Git.ApplicationOf(ctx, namespace, name); err == nil {
-			w.appName = app
-		}
-	}
+	w := &waiter{src: src, namespace: namespace, name: name, o: o, seenEvents: map[types.UID]bool{}, said: map[string]bool{}}
 	start := time.Now()
 	var done *Status
 	err := wait.PollUntilContextCancel(ctx, o.interval, true, func(ctx context.Context) (bool, error) {
@@ -128,7 +122,6 @@ type waiter struct {
 	src             Sources
 	namespace, name string
 	o               *waitOptions
-	appName         string // the Application that syncs the lab, as the branch says
 	last            string // the last line reported
 	said            map[string]bool
 	noArgo          bool   // the cluster has no Argo CD
@@ -249,7 +242,8 @@ func (w *waiter) argo(ctx context.Context, labFound bool) error {
 	if w.noArgo || w.synced {
 		return nil
 	}
-	appName := w.appName
+	// Until it exists, the Application is either of those the two layouts give the lab.
+	appName := strings.Join(w.src.target().AppNames(w.namespace, w.name), " or ")
 	app, err := findApp(ctx, w.src, w.namespace, w.name)
 	switch {
 	case meta.IsNoMatchError(err):
@@ -404,64 +398,50 @@ func nudge(ctx context.Context, src Sources, target generator.Target, also []str
 // WaitReleased waits until none of the Applications named carries Argo CD's resources finalizer (or is
 // there at all), so that removing them leaves their labs alone: step 1 of switching the layout applied.
 func WaitReleased(ctx context.Context, src Sources, apps []string, opts ...WaitOption) error {
-	return waitApps(ctx, src, "to leave their labs alone when removed (Argo CD to sync step 1)", opts, func(ctx context.Context) (string, error) {
+	return waitApps(ctx, src, "to leave their labs alone when removed (Argo CD to sync step 1)", opts, func(live map[string]*argocd.Application) string {
 		var holding []string
 		for _, n := range apps {
-			app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n)
-			switch {
-			case apierrors.IsNotFound(err):
-				continue
-			case err != nil:
-				return "", explain(err)
-			}
-			if slices.Contains(app.Finalizers, argocd.ResourcesFinalizer) {
+			if app, ok := live[n]; ok && slices.Contains(app.Finalizers, argocd.ResourcesFinalizer) {
 				holding = append(holding, n)
 			}
 		}
 		if len(holding) > 0 {
-			return fmt.Sprintf("%d of %d Applications still delete their labs when removed (%s)", len(holding), len(apps), listed(holding)), nil
+			return fmt.Sprintf("%d of %d Applications still delete their labs when removed (%s)", len(holding), len(apps), listed(holding))
 		}
-		return "", nil
+		return ""
 	})
 }
 
 // WaitSwitched waits until the Applications going are gone and those coming are synced at commit:
 // step 2 of switching the layout applied.
 func WaitSwitched(ctx context.Context, src Sources, going, coming []string, commit string, opts ...WaitOption) error {
-	return waitApps(ctx, src, "to be replaced (Argo CD to sync step 2)", opts, func(ctx context.Context) (string, error) {
+	return waitApps(ctx, src, "to be replaced (Argo CD to sync step 2)", opts, func(live map[string]*argocd.Application) string {
 		var left, notYet []string
 		for _, n := range going {
-			switch _, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n); {
-			case err == nil:
-				if !slices.Contains(coming, n) {
-					left = append(left, n)
-				}
-			case !apierrors.IsNotFound(err):
-				return "", explain(err)
+			if _, ok := live[n]; ok && !slices.Contains(coming, n) {
+				left = append(left, n)
 			}
 		}
 		for _, n := range coming {
-			app, err := argocd.Get(ctx, src.Cluster, src.argoNamespace(), n)
+			app, ok := live[n]
 			switch {
-			case apierrors.IsNotFound(err):
+			case !ok:
 				notYet = append(notYet, n+" (not created yet)")
-				continue
-			case err != nil:
-				return "", explain(err)
-			}
-			if s := app.Status.Sync; s.Status != argocd.SyncStatusSynced || s.Revision != commit {
-				notYet = append(notYet, fmt.Sprintf("%s (%s at %s)", n, orUnknown(s.Status), short(s.Revision)))
+			case app.Status.Sync.Status != argocd.SyncStatusSynced || app.Status.Sync.Revision != commit:
+				notYet = append(notYet, fmt.Sprintf("%s (%s at %s)", n, orUnknown(app.Status.Sync.Status), short(app.Status.Sync.Revision)))
 			}
 		}
 		if len(left)+len(notYet) > 0 {
-			return fmt.Sprintf("old Applications left: %s; new ones not synced at %s: %s", listed(left), short(commit), listed(notYet)), nil
+			return fmt.Sprintf("old Applications left: %s; new ones not synced at %s: %s", listed(left), short(commit), listed(notYet))
 		}
-		return "", nil
+		return ""
 	})
 }
 
-// waitApps polls look until it returns "", reporting each new state it returns; an error ends the wait.
-func waitApps(ctx context.Context, src Sources, what string, opts []WaitOption, look func(context.Context) (string, error)) error {
+// waitApps reads Argo CD's Applications, one list a look, until unmet says nothing is left to wait
+// for, reporting each new state it says. Not being allowed to read them, or no Argo CD, ends the wait;
+// any other error reading them is looked past.
+func waitApps(ctx context.Context, src Sources, what string, opts []WaitOption, unmet func(live map[string]*argocd.Application) string) error {
 	if src.Cluster == nil {
 		return fmt.Errorf("wait for Argo CD's Applications %s: no cluster to look at: %v", what, src.ClusterErr)
 	}
@@ -471,10 +451,18 @@ func waitApps(ctx context.Context, src Sources, what string, opts []WaitOption, 
 	}
 	start, last := time.Now(), ""
 	err := wait.PollUntilContextCancel(ctx, o.interval, true, func(ctx context.Context) (bool, error) {
-		state, err := look(ctx)
-		if err != nil {
-			return false, err
+		apps, err := argocd.List(ctx, src.Cluster, src.argoNamespace())
+		switch {
+		case apierrors.IsForbidden(err), meta.IsNoMatchError(err):
+			return false, explain(err)
+		case err != nil: // a connection or rate-limit hiccup: look again; the last state stands
+			return false, nil
 		}
+		live := make(map[string]*argocd.Application, len(apps))
+		for _, a := range apps {
+			live[a.Name] = a
+		}
+		state := unmet(live)
 		if state != last && state != "" {
 			o.progress(state)
 		}
