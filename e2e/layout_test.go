@@ -122,40 +122,44 @@ func namespaceAppHolds(ctx context.Context, t *testing.T, ns string, labs []stri
 func identities(ctx context.Context, t *testing.T) map[string]string {
 	t.Helper()
 	c, ns := from(ctx).client, namespace(ctx)
-	ids := map[string]string{}
-	lists := map[string]client.ObjectList{
-		"JupyterLab": &labkitv1alpha1.JupyterLabList{}, "Deployment": &appsv1.DeploymentList{}, "Service": &corev1.ServiceList{},
-		"PersistentVolumeClaim": &corev1.PersistentVolumeClaimList{}, "Secret": &corev1.SecretList{}, "Pod": &corev1.PodList{},
-	}
-	for _, list := range lists {
-		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+	var (
+		labs        labkitv1alpha1.JupyterLabList
+		deployments appsv1.DeploymentList
+		services    corev1.ServiceList
+		secrets     corev1.SecretList
+		volumes     corev1.PersistentVolumeClaimList
+		pods        corev1.PodList
+	)
+	for _, l := range []client.ObjectList{&labs, &deployments, &services, &secrets, &volumes, &pods} {
+		if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, l := range lists["JupyterLab"].(*labkitv1alpha1.JupyterLabList).Items {
-		ids["JupyterLab/"+l.Name] = string(l.UID)
+	if len(pods.Items) == 0 || len(volumes.Items) == 0 {
+		t.Fatalf("namespace %s has %d pods and %d volumes: nothing to follow", ns, len(pods.Items), len(volumes.Items))
 	}
-	for _, d := range lists["Deployment"].(*appsv1.DeploymentList).Items {
-		ids["Deployment/"+d.Name] = string(d.UID)
+	ids := map[string]string{}
+	for _, o := range labs.Items {
+		ids["JupyterLab/"+o.Name] = string(o.UID)
 	}
-	for _, s := range lists["Service"].(*corev1.ServiceList).Items {
-		ids["Service/"+s.Name] = string(s.UID)
+	for _, o := range deployments.Items {
+		ids["Deployment/"+o.Name] = string(o.UID)
 	}
-	for _, p := range lists["PersistentVolumeClaim"].(*corev1.PersistentVolumeClaimList).Items {
-		ids["PersistentVolumeClaim/"+p.Name] = string(p.UID) + " bound to " + p.Spec.VolumeName
+	for _, o := range services.Items {
+		ids["Service/"+o.Name] = string(o.UID)
 	}
-	for _, s := range lists["Secret"].(*corev1.SecretList).Items {
-		ids["Secret/"+s.Name] = string(s.UID)
+	for _, o := range secrets.Items {
+		ids["Secret/"+o.Name] = string(o.UID)
 	}
-	for _, p := range lists["Pod"].(*corev1.PodList).Items {
+	for _, o := range volumes.Items {
+		ids["PersistentVolumeClaim/"+o.Name] = string(o.UID) + " bound to " + o.Spec.VolumeName
+	}
+	for _, o := range pods.Items {
 		restarts := int32(0)
-		for _, cs := range p.Status.ContainerStatuses {
+		for _, cs := range o.Status.ContainerStatuses {
 			restarts += cs.RestartCount
 		}
-		ids["Pod/"+p.Name] = fmt.Sprintf("%s, %d restarts", p.UID, restarts)
-	}
-	if len(lists["Pod"].(*corev1.PodList).Items) == 0 || len(lists["PersistentVolumeClaim"].(*corev1.PersistentVolumeClaimList).Items) == 0 {
-		t.Fatalf("namespace %s has no pods or no volumes to follow: %v", ns, ids)
+		ids["Pod/"+o.Name] = fmt.Sprintf("%s, %d restarts", o.UID, restarts)
 	}
 	return ids
 }

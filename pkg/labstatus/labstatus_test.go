@@ -633,46 +633,37 @@ func TestStatusReadsALabOfTheNamespaceLayoutFromItsEntryInTheNamespacesApplicati
 			},
 		}
 	}
-	putApplication(t, ctx, ns, app, "labs/"+ns, entry("OutOfSync", "Missing"))
-	src := labstatus.Sources{Git: pub, Cluster: env.Client, ArgoNamespace: ns}
-	st, err := labstatus.Get(ctx, src, ns, "ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := st.ArgoCD; a == nil || !a.Found || a.Application != app || a.Sync != "OutOfSync" || a.Health != "Missing" || a.Revision != commit {
-		t.Errorf("argo cd part = %+v; want the lab's own entry of %s: OutOfSync, Missing", a, app)
-	}
-	putApplication(t, ctx, ns, app, "labs/"+ns, entry("Synced", "Healthy"))
-	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
-		t.Fatal(err)
-	}
-	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "Healthy" {
-		t.Errorf("argo cd part = %+v; want Synced, Healthy", a)
-	}
 	// As Argo CD 3 writes it by default: no health per resource. The Application's Healthy is the worst
 	// of its resources', so it holds for the lab; an unhealthy Application says nothing of this lab.
-	noHealth := entry("Synced", "")
-	for _, r := range noHealth["resources"].([]any) {
-		delete(r.(map[string]any), "health")
+	noHealth := func(appHealth string) map[string]any {
+		st := entry("Synced", "")
+		for _, r := range st["resources"].([]any) {
+			delete(r.(map[string]any), "health")
+		}
+		st["health"] = map[string]any{"status": appHealth}
+		return st
 	}
-	putApplication(t, ctx, ns, app, "labs/"+ns, noHealth)
-	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
-		t.Fatal(err)
-	}
-	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "Healthy" {
-		t.Errorf("argo cd part without resource health, the Application Healthy = %+v; want Synced, Healthy", a)
-	}
-	noHealth["health"] = map[string]any{"status": "Degraded"}
-	putApplication(t, ctx, ns, app, "labs/"+ns, noHealth)
-	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
-		t.Fatal(err)
-	}
-	if a := st.ArgoCD; a == nil || a.Sync != "Synced" || a.Health != "" {
-		t.Errorf("argo cd part without resource health, the Application Degraded = %+v; want Synced, health unknown", a)
-	}
-	putApplication(t, ctx, ns, app, "labs/"+ns, entry("Synced", "Healthy"))
-	if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
-		t.Fatal(err)
+	src := labstatus.Sources{Git: pub, Cluster: env.Client, ArgoNamespace: ns}
+	var st *labstatus.Status
+	for _, c := range []struct {
+		what                 string
+		status               map[string]any
+		wantSync, wantHealth string
+	}{
+		{"the lab's own entry, not the Application's", entry("OutOfSync", "Missing"), "OutOfSync", "Missing"},
+		{"the entry Synced and Healthy", entry("Synced", "Healthy"), "Synced", "Healthy"},
+		{"no health per resource, the Application Healthy", noHealth("Healthy"), "Synced", "Healthy"},
+		{"no health per resource, the Application Degraded", noHealth("Degraded"), "Synced", ""},
+		{"the entry Synced and Healthy again", entry("Synced", "Healthy"), "Synced", "Healthy"},
+	} {
+		putApplication(t, ctx, ns, app, "labs/"+ns, c.status)
+		var err error
+		if st, err = labstatus.Get(ctx, src, ns, "ada"); err != nil {
+			t.Fatal(err)
+		}
+		if a := st.ArgoCD; a == nil || !a.Found || a.Application != app || a.Revision != commit || a.Sync != c.wantSync || a.Health != c.wantHealth {
+			t.Errorf("%s: argo cd part = %+v; want %s of %s at %s, health %q", c.what, a, c.wantSync, app, commit, c.wantHealth)
+		}
 	}
 	var text strings.Builder
 	if err := labstatus.WriteText(&text, st); err != nil {
@@ -685,5 +676,55 @@ func TestStatusReadsALabOfTheNamespaceLayoutFromItsEntryInTheNamespacesApplicati
 	refreshed, err := labstatus.Nudge(ctx, src, pub.Target, ns, "ada")
 	if err != nil || !slices.Contains(refreshed, app) {
 		t.Errorf("Nudge = %v, %v; want it to refresh %s", refreshed, err, app)
+	}
+}
+
+func TestWaitReleasedAndWaitSwitchedSayWhatTheyStillWaitFor(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := namespace(t, "switch")
+	src := labstatus.Sources{Cluster: env.Client, ArgoNamespace: ns}
+	putApplication(t, ctx, ns, "lab-a", "labs/"+ns+"/a", nil)
+	app := &unstructured.Unstructured{}
+	app.SetGroupVersionKind(argocd.GroupVersion.WithKind("Application"))
+	app.SetNamespace(ns)
+	app.SetName("lab-a")
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(app), app); err != nil {
+		t.Fatal(err)
+	}
+	app.SetFinalizers([]string{argocd.ResourcesFinalizer})
+	if err := env.Client.Update(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for a first look on a loaded machine; the waits that should end do so at once.
+	giveUp := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	fast := labstatus.WithPollInterval(20 * time.Millisecond)
+	err := labstatus.WaitReleased(giveUp(), src, []string{"lab-a", "lab-gone"}, fast)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 Applications still delete their labs when removed (lab-a)") {
+		t.Errorf("WaitReleased with the finalizer on = %v; want it to name lab-a", err)
+	}
+	err = labstatus.WaitSwitched(giveUp(), src, []string{"lab-a"}, []string{"ns-" + ns}, "abc1234", fast)
+	if err == nil || !strings.Contains(err.Error(), "old Applications left: lab-a; new ones not synced at abc1234: ns-"+ns+" (not created yet)") {
+		t.Errorf("WaitSwitched before Argo CD = %v", err)
+	}
+
+	// Argo CD applies step 1, then step 2.
+	app.SetFinalizers(nil)
+	if err := env.Client.Update(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if err := labstatus.WaitReleased(giveUp(), src, []string{"lab-a", "lab-gone"}, fast); err != nil {
+		t.Errorf("WaitReleased without the finalizer = %v", err)
+	}
+	if err := env.Client.Delete(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	putApplication(t, ctx, ns, "ns-"+ns, "labs/"+ns, map[string]any{"sync": map[string]any{"status": "Synced", "revision": "abc1234"}})
+	if err := labstatus.WaitSwitched(giveUp(), src, []string{"lab-a"}, []string{"ns-" + ns}, "abc1234", fast); err != nil {
+		t.Errorf("WaitSwitched once Argo CD synced step 2 = %v", err)
 	}
 }
