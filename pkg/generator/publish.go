@@ -419,3 +419,18 @@ func createMessage(labs []*labkitv1alpha1.JupyterLab) string {
 	}
 	return fmt.Sprintf("Add %d JupyterLabs\n\n%s", len(labs), strings.Join(lines, "\n"))
 }
+
+// Includes says whether revision, a commit of the branch such as the one Argo CD synced an Application
+// at, is commit or comes after it. It reads the branch as it is now.
+func (p *Publisher) Includes(ctx context.Context, commit, revision string) (bool, error) {
+	if commit == revision && commit != "" {
+		return true, nil
+	}
+	var ok bool
+	err := p.Repo.View(ctx, func(tree *gitops.Tree) error {
+		var err error
+		ok, err = tree.Includes(commit, revision)
+		return err
+	})
+	return ok, err
+}

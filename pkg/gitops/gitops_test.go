@@ -768,6 +768,41 @@ func TestLastChange(t *testing.T) {
 	}
 }
 
+// Includes answers what a reader of the branch at a revision has: a commit at or before it.
+func TestIncludes(t *testing.T) {
+	t.Parallel()
+	remote := newRemote(t, seed)
+	pushFiles(t, remote, "main", "Change team-a", map[string]string{"labs/team-a/lab.yaml": "name: a2\n"})
+	pushFiles(t, remote, "side", "A side branch", map[string]string{"side.md": "side\n"})
+	pushFiles(t, remote, "main", "Change the readme", map[string]string{"README.md": "# gitops 2\n"})
+	tip, middle, first, side := rev(t, remote, "main"), rev(t, remote, "main~1"), rev(t, remote, "main~2"), rev(t, remote, "side")
+
+	err := newRepo(t, remote, "main").View(t.Context(), func(tree *gitops.Tree) error {
+		for _, c := range []struct {
+			commit, revision string
+			want             bool
+		}{
+			{middle, middle, true},
+			{middle, tip, true},
+			{first, tip, true},
+			{tip, middle, false},  // a reader at middle has not seen tip yet
+			{middle, side, false}, // side is not of main's history
+			{"0123456789abcdef0123456789abcdef01234567", tip, false}, // no such commit
+		} {
+			if got, err := tree.Includes(c.commit, c.revision); got != c.want || err != nil {
+				t.Errorf("Includes(%.7s, %.7s) = %v, %v; want %v", c.commit, c.revision, got, err, c.want)
+			}
+		}
+		if _, err := tree.Includes("", tip); err == nil {
+			t.Error("Includes of no commit: no error")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestATreeNamesTheBranchesAndWhereANewOneStarts(t *testing.T) {
 	t.Parallel()
 	remote := newRemote(t, seed)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	osexec "os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -69,12 +70,8 @@ func (t *Tree) LastChange(paths ...string) (Commit, bool, error) {
 	if t.tip == "" {
 		return Commit{}, false, nil
 	}
-	if !t.deep {
-		// The view was fetched with --depth 1; the history of a path needs the rest.
-		if _, err := t.g.output(nil, "fetch", "--quiet", "--no-tags", "--unshallow", t.remote, t.from); err != nil {
-			return Commit{}, false, fmt.Errorf("fetch the history of %s: %w", t.from, err)
-		}
-		t.deep = true
+	if err := t.deepen(); err != nil {
+		return Commit{}, false, err
 	}
 	// %x00: fields that cannot contain it; -1: the newest only; --: p is a path, never a revision
 	out, err := t.g.output(nil, append([]string{"--literal-pathspecs", "log", "-1", "--format=%H%x00%an%x00%aI%x00%s", t.tip, "--"}, paths...)...)
@@ -93,6 +90,55 @@ func (t *Tree) LastChange(paths ...string) (Commit, bool, error) {
 		return Commit{}, false, fmt.Errorf("find the last change of %q: commit date %q: %w", p, f[2], err)
 	}
 	return Commit{ID: f[0], Author: f[1], Date: date, Subject: f[3]}, true, nil
+}
+
+// deepen fetches the history of tip: the view was fetched with --depth 1.
+func (t *Tree) deepen() error {
+	if t.deep {
+		return nil
+	}
+	if _, err := t.g.output(nil, "fetch", "--quiet", "--no-tags", "--unshallow", t.remote, t.from); err != nil {
+		return fmt.Errorf("fetch the history of %s: %w", t.from, err)
+	}
+	t.deep = true
+	return nil
+}
+
+// Includes says whether revision, a commit of the branch up to Tip, is commit or comes after it: what a
+// reader of the branch, such as Argo CD at revision, has of commit. A revision Tip does not reach (newer
+// than the view, or of another history) does not include it. The first call fetches the history.
+func (t *Tree) Includes(commit, revision string) (bool, error) {
+	switch {
+	case commit == "" || revision == "":
+		return false, fmt.Errorf("whether %q includes %q: name both commits", revision, commit)
+	case commit == revision:
+		return true, nil
+	case t.tip == "":
+		return false, nil
+	}
+	if err := t.deepen(); err != nil {
+		return false, err
+	}
+	// Both must be in the branch's history, and commit before revision.
+	for _, pair := range [][2]string{{commit, t.tip}, {revision, t.tip}, {commit, revision}} {
+		if ok, err := t.isAncestor(pair[0], pair[1]); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// isAncestor says whether commit a is b or an ancestor of b; an object the clone does not have is not.
+func (t *Tree) isAncestor(a, b string) (bool, error) {
+	err := t.g.command(nil, "merge-base", "--is-ancestor", a, b).Run()
+	var exit *osexec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exit) && (exit.ExitCode() == 1 || exit.ExitCode() == 128): // 1: not an ancestor; 128: no such commit
+		return false, nil
+	}
+	return false, fmt.Errorf("whether %s comes before %s: %w", a, b, err)
 }
 
 // List returns the sorted paths of the files under the directory dir, or of all files if dir is empty.

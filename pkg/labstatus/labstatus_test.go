@@ -727,4 +727,22 @@ func TestWaitReleasedAndWaitSwitchedSayWhatTheyStillWaitFor(t *testing.T) {
 	if err := labstatus.WaitSwitched(giveUp(), src, []string{"lab-a"}, []string{"ns-" + ns}, "abc1234", fast); err != nil {
 		t.Errorf("WaitSwitched once Argo CD synced step 2 = %v", err)
 	}
+
+	// Someone pushed after step 2: Argo CD synced a later commit, which includes step 2; an earlier
+	// one does not.
+	pub, step2 := publish(t, newLab(ns, "a", 0))
+	res, _, err := pub.Create(ctx, []*labkitv1alpha1.JupyterLab{newLab(ns, "b", 0)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Git = pub
+	putApplication(t, ctx, ns, "ns-"+ns, "labs/"+ns, map[string]any{"sync": map[string]any{"status": "Synced", "revision": res.Commit}})
+	if err := labstatus.WaitSwitched(giveUp(), src, []string{"lab-a"}, []string{"ns-" + ns}, step2, fast); err != nil {
+		t.Errorf("WaitSwitched with Argo CD at a later commit = %v", err)
+	}
+	putApplication(t, ctx, ns, "ns-"+ns, "labs/"+ns, map[string]any{"sync": map[string]any{"status": "Synced", "revision": step2}})
+	err = labstatus.WaitSwitched(giveUp(), src, []string{"lab-a"}, []string{"ns-" + ns}, res.Commit, fast)
+	if want := "new ones not synced at " + res.Commit[:7] + ": ns-" + ns + " (Synced at " + step2[:7] + ")"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("WaitSwitched with Argo CD at an earlier commit = %v; want it to say %q", err, want)
+	}
 }

@@ -412,9 +412,21 @@ func WaitReleased(ctx context.Context, src Sources, apps []string, opts ...WaitO
 	})
 }
 
-// WaitSwitched waits until the Applications going are gone and those coming are synced at commit:
-// step 2 of switching the layout applied.
+// WaitSwitched waits until the Applications going are gone and those coming are synced at commit, or
+// at a later commit of the branch (others may push meanwhile): step 2 of switching the layout applied.
 func WaitSwitched(ctx context.Context, src Sources, going, coming []string, commit string, opts ...WaitOption) error {
+	seen := map[string]bool{commit: true} // revision: whether it includes commit
+	atCommit := func(revision string) bool {
+		if ok, known := seen[revision]; known || revision == "" || src.Git == nil {
+			return ok
+		}
+		ok, err := src.Git.Includes(ctx, commit, revision)
+		if err != nil {
+			return false // the branch could not be read: look again
+		}
+		seen[revision] = ok
+		return ok
+	}
 	return waitApps(ctx, src, "to be replaced (Argo CD to sync step 2)", opts, func(live map[string]*argocd.Application) string {
 		var left, notYet []string
 		for _, n := range going {
@@ -427,7 +439,7 @@ func WaitSwitched(ctx context.Context, src Sources, going, coming []string, comm
 			switch {
 			case !ok:
 				notYet = append(notYet, n+" (not created yet)")
-			case app.Status.Sync.Status != argocd.SyncStatusSynced || app.Status.Sync.Revision != commit:
+			case app.Status.Sync.Status != argocd.SyncStatusSynced || !atCommit(app.Status.Sync.Revision):
 				notYet = append(notYet, fmt.Sprintf("%s (%s at %s)", n, orUnknown(app.Status.Sync.Status), short(app.Status.Sync.Revision)))
 			}
 		}

@@ -25,6 +25,7 @@ type WaitOption interface{ applyWait(*waitOptions) }
 
 type waitOptions struct {
 	revision    string
+	includes    Includes // nil: revision exactly
 	timeoutName string
 	timeout     time.Duration
 	log         logr.Logger
@@ -38,6 +39,16 @@ func (f waitOptionFunc) applyWait(o *waitOptions) { f(o) }
 // commit SHA Argo CD resolved the target revision to.
 func AtRevision(sha string) WaitOption {
 	return waitOptionFunc(func(o *waitOptions) { o.revision = sha })
+}
+
+// Includes says whether revision, a commit Argo CD synced at, is commit or comes after it; a Publisher's
+// Includes (pkg/generator) reads that from the branch.
+type Includes func(ctx context.Context, commit, revision string) (bool, error)
+
+// AtOrAfterRevision waits, as AtRevision does, until the Application is synced at sha or at a later
+// commit that includes it, as includes says: what to wait for when others push to the branch too.
+func AtOrAfterRevision(sha string, includes Includes) WaitOption {
+	return waitOptionFunc(func(o *waitOptions) { o.revision, o.includes = sha, includes })
 }
 
 // WaitTimeout bounds the wait; name starts the error, so that a failure says which wait ran out.
@@ -56,8 +67,9 @@ func WaitForApplication(ctx context.Context, c client.Client, namespace, name st
 		opt.applyWait(o)
 	}
 	var (
-		app  *argocd.Application
-		last string
+		app     *argocd.Application
+		last    string
+		checked revisionCheck
 	)
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, o.timeout, true, func(context.Context) (bool, error) {
 		// Not under the wait's deadline: a read in flight when it passes says what it saw (intervals.LookContext).
@@ -65,10 +77,13 @@ func WaitForApplication(ctx context.Context, c client.Client, namespace, name st
 		defer cancel()
 		a, err := argocd.Get(look, c, namespace, name)
 		why := ""
+		if err == nil {
+			err = checked.see(look, o, a.Status.Sync.Revision)
+		}
 		if err != nil {
 			why = err.Error()
 		} else {
-			app, why = a, unmet(a, o.revision)
+			app, why = a, unmet(a, checked.wanted(o.revision))
 		}
 		if why != last {
 			o.log.V(1).Info("application", "namespace", namespace, "name", name, "state", why)
@@ -80,6 +95,34 @@ func WaitForApplication(ctx context.Context, c client.Client, namespace, name st
 		return app, fmt.Errorf("%s: application %s/%s not ready after %s: %s: %w", o.timeoutName, namespace, name, o.timeout, last, err)
 	}
 	return app, nil
+}
+
+// revisionCheck remembers whether the last revision an Application was seen at includes the one
+// waited for, so that includes runs once a revision.
+type revisionCheck struct {
+	revision string
+	includes bool
+}
+
+// see checks revision when it is new and o waits for a commit or later.
+func (r *revisionCheck) see(ctx context.Context, o *waitOptions, revision string) error {
+	if o.includes == nil || o.revision == "" || revision == "" || revision == r.revision {
+		return nil
+	}
+	ok, err := o.includes(ctx, o.revision, revision)
+	if err != nil {
+		return fmt.Errorf("whether revision %s includes %s: %w", revision, o.revision, err)
+	}
+	r.revision, r.includes = revision, ok
+	return nil
+}
+
+// wanted is the revision unmet compares with: the one seen when it includes revision.
+func (r *revisionCheck) wanted(revision string) string {
+	if r.includes && r.revision != "" {
+		return r.revision
+	}
+	return revision
 }
 
 // unmet says how a differs from Synced, Healthy and at revision (if not empty), with the messages

@@ -60,6 +60,11 @@ func TestWaitForApplication(t *testing.T) {
 		"health": map[string]any{"status": "Healthy"},
 	}
 	const short = 600 * time.Millisecond
+	// The branch of these cases: def456, then abc123 (where Argo CD is), then fed987.
+	includes := func(_ context.Context, commit, revision string) (bool, error) {
+		order := map[string]int{"def456": 1, "abc123": 2, "fed987": 3}
+		return order[commit] > 0 && order[commit] <= order[revision], nil
+	}
 	tests := []struct {
 		name       string
 		create     bool
@@ -99,6 +104,17 @@ func TestWaitForApplication(t *testing.T) {
 			create: true, status: syncedHealthy,
 			opts:    []argocd.WaitOption{argocd.AtRevision("def456"), argocd.WaitTimeout("wait-test", short)},
 			wantErr: "revision abc123 (want def456)",
+		},
+		{
+			name:   "synced and healthy at a later revision that includes the one waited for",
+			create: true, status: syncedHealthy,
+			opts: []argocd.WaitOption{argocd.AtOrAfterRevision("def456", includes), argocd.WaitTimeout("wait-test", short)},
+		},
+		{
+			name:   "synced and healthy at an earlier revision",
+			create: true, status: syncedHealthy,
+			opts:    []argocd.WaitOption{argocd.AtOrAfterRevision("fed987", includes), argocd.WaitTimeout("wait-test", short)},
+			wantErr: "revision abc123 (want fed987)",
 		},
 		{
 			name:    "no status yet",
