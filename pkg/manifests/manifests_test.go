@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -147,5 +148,68 @@ func TestInstallSetsTheControllerImage(t *testing.T) {
 	}
 	if got := dep.Spec.Template.Spec.Containers[0].Image; got != "ghcr.io/labkit-dev/labkit-controller:v0.1.0" {
 		t.Errorf("image = %q", got)
+	}
+}
+
+// skaffold debug deploys debug/deployment.yaml in place of the controller's Deployment: the same,
+// but without leader election and replaced rather than rolled, and nothing else.
+func TestTheDebugDeploymentIsTheControllersWithoutLeaderElection(t *testing.T) {
+	t.Parallel()
+	read := func(path string) *appsv1.Deployment {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &appsv1.Deployment{}
+		if err := yaml.UnmarshalStrict(data, d); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return d
+	}
+	want, got := read("controller/deployment.yaml"), read("debug/deployment.yaml")
+	want.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	args := want.Spec.Template.Spec.Containers[0].Args
+	i := slices.Index(args, "--leader-elect")
+	if i < 0 {
+		t.Fatalf("controller/deployment.yaml: no --leader-elect among %q", args)
+	}
+	args[i] = "--leader-elect=false"
+	if !equality.Semantic.DeepEqual(got, want) {
+		a, _ := yaml.Marshal(want)
+		b, _ := yaml.Marshal(got)
+		t.Errorf("debug/deployment.yaml differs from controller/deployment.yaml by more than strategy Recreate and --leader-elect=false:\nwant\n%s\ngot\n%s", a, b)
+	}
+
+	// And the debug profile puts it where the controller's is.
+	data, err := os.ReadFile(filepath.Join("..", "..", "skaffold.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skaffold struct {
+		Manifests struct {
+			RawYaml []string `json:"rawYaml"`
+		} `json:"manifests"`
+		Profiles []struct {
+			Name    string `json:"name"`
+			Patches []struct {
+				Op, Path string
+				Value    any
+			} `json:"patches"`
+		} `json:"profiles"`
+	}
+	if err := yaml.Unmarshal([]byte(strings.SplitN(string(data), "\n---\n", 2)[0]), &skaffold); err != nil {
+		t.Fatal(err)
+	}
+	at := slices.Index(skaffold.Manifests.RawYaml, "pkg/manifests/controller/deployment.yaml")
+	var replaced bool
+	for _, p := range skaffold.Profiles {
+		for _, patch := range p.Patches {
+			replaced = replaced || p.Name == "debug" && patch.Op == "replace" &&
+				patch.Path == fmt.Sprintf("/manifests/rawYaml/%d", at) && patch.Value == "pkg/manifests/debug/deployment.yaml"
+		}
+	}
+	if at < 0 || !replaced {
+		t.Errorf("skaffold.yaml's debug profile does not replace manifests.rawYaml/%d (pkg/manifests/controller/deployment.yaml) with pkg/manifests/debug/deployment.yaml", at)
 	}
 }
