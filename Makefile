@@ -96,12 +96,15 @@ test: vet verify local-cluster-tools ## Run unit and integration tests (envtest:
 # PROVIDER: kind (Docker), local (Docker-free: control plane, kwok and the controller as local
 # processes), or auto: kind when a Docker engine answers, else local.
 PROVIDER ?= auto
+# E2E_FLAGS: flags of the suite, e.g. --keep, --features-at-once=1 (features one after another; 4
+# run at once by default). -parallel only lets every test that runs features side by side start: the
+# suite's --features-at-once bounds them.
 E2E_FLAGS ?=
 .PHONY: e2e
 e2e: tools local-cluster-tools harness ## Run the e2e suite on kind (controller by skaffold, Argo CD) or, without Docker, on local processes (PROVIDER=kind|local|auto).
 	mkdir -p artifacts
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GOTESTSUM) --format testname --junitfile artifacts/junit.xml -- \
-		-tags e2e -count=1 -timeout 40m ./e2e -args --provider=$(PROVIDER) $(E2E_FLAGS)
+		-tags e2e -count=1 -timeout 40m -parallel 32 ./e2e -args --provider=$(PROVIDER) $(E2E_FLAGS)
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and print their figures.

@@ -126,7 +126,7 @@ func TestBranches(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, proposal, environments)
+	testParallel(t, proposal, environments)
 }
 
 type environment struct{ branch, lab string }

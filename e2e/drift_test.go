@@ -88,5 +88,5 @@ status:
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, restored, pruned)
+	testParallel(t, restored, pruned)
 }

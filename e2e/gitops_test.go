@@ -23,7 +23,7 @@ func TestGitOps(t *testing.T) {
 		Teardown(removeLab()).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, gpu)
+	testParallel(t, gpu)
 }
 
 // podOnNode checks the lab's running pod and the node it runs on.

@@ -61,7 +61,7 @@ func TestJupyter(t *testing.T) {
 		Teardown(removeLab()).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, serves)
+	testParallel(t, serves)
 }
 
 // fetchInCluster runs a busybox pod that GETs path from the lab's Service, waits until the pod ends in

@@ -80,7 +80,7 @@ func TestLayoutSwitch(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, switched)
+	testParallel(t, switched)
 }
 
 // switchLayout runs labctl layout to for the feature's namespace and checks it took its two steps.

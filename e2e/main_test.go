@@ -26,6 +26,7 @@ var (
 	intervalScale   = flag.Float64("interval-scale", 1, "multiply the timeout of every named wait (stack.Waits) by this, e.g. 2 on a slow machine")
 	intervalsFile   = flag.String("intervals", "", "YAML file of name: [timeout, poll] overriding named waits of stack.Waits, e.g. wait-lab-ready: [\"10m\", \"2s\"]")
 	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: "+stack.ProviderHelp())
+	featuresAtOnce  = flag.Int("features-at-once", 4, "how many features run side by side (those that restart the controller always run alone); 1 runs them one after another")
 	hostAddress     = flag.String("host-address", "", "with --provider=kubeconfig: the address at which the cluster's pods reach this machine, where the suite serves its Git repository")
 )
 
@@ -68,16 +69,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: skipping the features labelled %s=%s (they redeploy the controller with skaffold)\n", labelNeeds, needsSkaffold)
 	}
 	cfg.WithSkipLabels(skip)
+	if *featuresAtOnce < 1 {
+		fmt.Fprintf(os.Stderr, "e2e: -features-at-once %d: give 1 (one after another) or more\n", *featuresAtOnce)
+		os.Exit(2)
+	}
+	cfg.WithParallelTestEnabled() // testParallel's features; the -features-at-once slots bound them
 	testenv, err = env.NewWithContext(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	s := &suite{root: *projectRoot, artifacts: *artifactsDir, provider: provider, interrupted: ctx.Done()}
-	testenv.Setup(s.setUp).
-		BeforeEachFeature(s.beforeFeature).
-		AfterEachFeature(s.afterFeature).
-		Finish(s.tearDown)
+	s := &suite{root: *projectRoot, artifacts: *artifactsDir, provider: provider, interrupted: ctx.Done(),
+		slots: make(chan struct{}, *featuresAtOnce)}
+	testenv.Setup(s.setUp).Finish(s.tearDown)
 	code := testenv.Run(m)
 	stop()
 	os.Exit(code)

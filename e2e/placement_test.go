@@ -35,7 +35,7 @@ func TestPlacement(t *testing.T) {
 		Teardown(deleteNamespace()).
 		Feature()
 
-	test(t, gpu, cpu)
+	testParallel(t, gpu, cpu)
 }
 
 // onA100 checks that a lab's pod runs on an A100 node with one GPU.

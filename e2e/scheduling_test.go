@@ -44,5 +44,5 @@ func TestScheduling(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, tooMany)
+	testParallel(t, tooMany)
 }

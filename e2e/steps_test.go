@@ -137,13 +137,13 @@ func randomPassword(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// appSynced waits until Argo CD has synced the lab's Application at the pushed commit and finds it
-// Healthy, which the JupyterLab health check makes mean: the lab is Ready.
+// appSynced waits until Argo CD has synced the lab's Application at the pushed commit (or a later one:
+// features push in parallel) and finds it Healthy, which the JupyterLab health check makes mean: the lab is Ready.
 func appSynced() features.Func {
 	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		s, l := from(ctx), lab(ctx)
 		if _, err := argocd.WaitForApplication(ctx, s.client, "argocd", generator.AppName(l.Namespace, l.Name),
-			argocd.AtRevision(ctx.Value(commitKey{}).(string)), argocd.WaitTimeout("wait-app-synced", timeout("wait-app-synced"))); err != nil {
+			argocd.AtOrAfterRevision(ctx.Value(commitKey{}).(string), s.publisher.Includes), argocd.WaitTimeout("wait-app-synced", timeout("wait-app-synced"))); err != nil {
 			t.Fatal(err)
 		}
 		return ctx

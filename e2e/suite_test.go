@@ -50,6 +50,9 @@ type suite struct {
 	git       *gitserver.Server
 	publisher *generator.Publisher
 
+	// slots bounds how many features run at once: testParallel's run side by side, one per slot.
+	slots chan struct{}
+
 	mu      sync.Mutex
 	failed  bool
 	timings []timing
@@ -157,30 +160,27 @@ func (s *suite) printTimings() {
 	}
 }
 
-type featureStartKey struct{}
-
-func (s *suite) beforeFeature(ctx context.Context, _ *envconf.Config, _ *testing.T, _ features.Feature) (context.Context, error) {
-	return context.WithValue(ctx, featureStartKey{}, time.Now()), nil
-}
-
-// afterFeature times the feature and notes a failure, so the cluster is kept for a look.
-func (s *suite) afterFeature(ctx context.Context, _ *envconf.Config, t *testing.T, f features.Feature) (context.Context, error) {
-	if start, ok := ctx.Value(featureStartKey{}).(time.Time); ok {
-		s.time("feature: "+f.Name(), start)
-	}
-	if t.Failed() {
-		s.mu.Lock()
-		s.failed = true
-		s.mu.Unlock()
-	}
-	return ctx, nil
-}
-
-// test runs the features, each with a first teardown that, when the feature failed, writes evidence to
-// artifacts/<test>/ and its digest to the test's output. It runs before the feature's own teardowns,
-// which delete its labs and namespace: the hooks after a feature would find them gone.
+// test runs the features one after another, before any of testParallel's: for features that change
+// what every other feature relies on (the controller, by skaffold) or look at the whole repository.
 func test(t *testing.T, fs ...features.Feature) {
 	t.Helper()
+	testenv.Test(t, withEvidence(fs)...)
+}
+
+// testParallel runs the features side by side with each other and with those of the other tests that
+// call it, as many at once as -features-at-once allows, after every test's features that run alone.
+// Each feature has a namespace of its own; a feature that waits for its commit must accept a later
+// one (argocd.AtOrAfterRevision), since the others push to the branch too.
+func testParallel(t *testing.T, fs ...features.Feature) {
+	t.Helper()
+	t.Parallel()
+	testenv.TestInParallel(t, withEvidence(fs)...)
+}
+
+// withEvidence gives each feature a first teardown that, when the feature failed, writes evidence to
+// artifacts/<test>/ and its digest to the test's output. It runs before the feature's own teardowns,
+// which delete its labs and namespace: the hooks after a feature would find them gone.
+func withEvidence(fs []features.Feature) []features.Feature {
 	wrapped := make([]features.Feature, len(fs))
 	for i, f := range fs {
 		steps := slices.Clone(f.Steps())
@@ -188,9 +188,10 @@ func test(t *testing.T, fs ...features.Feature) {
 		if first < 0 {
 			first = len(steps)
 		}
-		wrapped[i] = withSteps{f, slices.Insert(steps, first, types.Step(evidenceStep{}))}
+		steps = slices.Insert(steps, first, types.Step(evidenceStep{}))
+		wrapped[i] = withSteps{f, slices.Insert(steps, 0, types.Step(slotStep{f.Name()}))}
 	}
-	testenv.Test(t, wrapped...)
+	return wrapped
 }
 
 // withSteps is a feature with other steps.
@@ -201,7 +202,37 @@ type withSteps struct {
 
 func (f withSteps) Steps() []types.Step { return f.steps }
 
-// evidenceStep is the teardown test puts first.
+// slotStep is the setup withEvidence puts first: it waits for one of the suite's slots, and frees it
+// when the feature ends, also when a step ended it early (t.Fatal skips the steps after it and the
+// hooks after the feature). It also times the feature from then, and notes a failure, so the cluster
+// is kept for a look.
+type slotStep struct{ feature string }
+
+func (slotStep) Name() string       { return "a slot among the features running at once" }
+func (slotStep) Level() types.Level { return types.LevelSetup }
+func (st slotStep) Func() types.StepFunc {
+	return func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		s := from(ctx)
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			t.Fatalf("feature %q never got to run: %v", st.feature, ctx.Err())
+		}
+		start := time.Now()
+		t.Cleanup(func() {
+			<-s.slots
+			s.time("feature: "+st.feature, start)
+			if t.Failed() {
+				s.mu.Lock()
+				s.failed = true
+				s.mu.Unlock()
+			}
+		})
+		return ctx
+	}
+}
+
+// evidenceStep is the teardown withEvidence puts first.
 type evidenceStep struct{}
 
 func (evidenceStep) Name() string         { return "evidence of a failure" }
