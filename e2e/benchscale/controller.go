@@ -64,6 +64,7 @@ type sample struct {
 	reconciles float64
 	requests   requestCounts
 	rss, cpu   float64 // process_resident_memory_bytes, process_cpu_seconds_total
+	heap       float64 // go_memstats_heap_inuse_bytes: the Go heap's share of the RSS
 }
 
 // requestCounts counts the controller's API requests by HTTP method.
@@ -144,6 +145,7 @@ func parseMetrics(r io.Reader, s *sample) error {
 		s.requests[stack.LabelValue(series, "method")] += stack.Value(series)
 	}
 	s.rss = m.Sum("process_resident_memory_bytes")
+	s.heap = m.Sum("go_memstats_heap_inuse_bytes")
 	s.cpu = m.Sum("process_cpu_seconds_total")
 	return nil
 }

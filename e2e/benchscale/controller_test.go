@@ -18,6 +18,7 @@ rest_client_requests_total{code="200",host="10.96.0.1:443",method="PATCH"} 7
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 4.25
 process_resident_memory_bytes 1.2582912e+08
+go_memstats_heap_inuse_bytes 6.7108864e+07
 `
 	var s sample
 	s.requests = requestCounts{}
@@ -30,8 +31,8 @@ process_resident_memory_bytes 1.2582912e+08
 	if s.requests["POST"] != 15 || s.requests["PATCH"] != 7 || s.requests.total() != 22 {
 		t.Errorf("requests = %v, want POST 15 and PATCH 7", s.requests)
 	}
-	if s.cpu != 4.25 || s.rss != 125829120 {
-		t.Errorf("cpu, rss = %v, %v; want 4.25, 125829120", s.cpu, s.rss)
+	if s.cpu != 4.25 || s.rss != 125829120 || s.heap != 67108864 {
+		t.Errorf("cpu, rss, heap = %v, %v, %v; want 4.25, 125829120, 67108864", s.cpu, s.rss, s.heap)
 	}
 }
 

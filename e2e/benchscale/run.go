@@ -329,6 +329,7 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 	r.add("lab Ready latency p50 / p99 / max", "%.1f / %.1f / %.1f s", w.percentile(0.5).Seconds(), w.percentile(0.99).Seconds(), w.percentile(1).Seconds())
 	r.add("controller peak RSS ("+ctrl.peakNote()+")", "%.1f MiB", float64(after.usage.PeakRSS)/(1<<20))
 	r.add("controller RSS now", "%.1f MiB (%.1f MiB per 1,000 labs)", float64(after.usage.RSS)/(1<<20), float64(after.usage.RSS)/(1<<20)/n*1000)
+	r.add("controller Go heap in use now", "%.1f MiB", after.heap/(1<<20))
 	cpu := after.usage.CPU - before.usage.CPU
 	r.add("controller CPU for the run", "%.1f s (%.0f%% of one core; %.1f s per 1,000 labs)", cpu.Seconds(), 100*cpu.Seconds()/allReady.Seconds(), cpu.Seconds()/n*1000)
 	reconciles := after.reconciles - before.reconciles

@@ -38,7 +38,8 @@ func WithSkipNameValidation() Option {
 
 // CacheOptions limits the manager's cache to the objects labs own: pods, secrets and the other children
 // are cached only when they carry the lab label, so the controller's memory does not grow with
-// everything else in the cluster; of the ConfigMaps, only the settings one is cached. With
+// everything else in the cluster; of the ConfigMaps, only the settings one is cached. Of each object
+// the cache keeps only what the controller reads (transform.go). With
 // watchNamespaces, labs and their children are watched in those namespaces only, so the controller
 // needs no cluster-wide list or watch (labs elsewhere are not reconciled); without, in every namespace.
 func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cache.Options {
@@ -59,7 +60,8 @@ func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cach
 		// managedFields are a good part of each cached object, and the controller never reads them.
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}:                   byLab,
+			&labkitv1alpha1.JupyterLab{}:    {Transform: slimLab},
+			&corev1.Pod{}:                   {Label: byLab.Label, Transform: slimPod},
 			&corev1.Secret{}:                byLab,
 			&corev1.Service{}:               byLab,
 			&corev1.PersistentVolumeClaim{}: byLab,

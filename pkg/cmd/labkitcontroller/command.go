@@ -24,6 +24,7 @@ import (
 type flagpole struct {
 	metricsAddr    string
 	probeAddr      string
+	pprofAddr      string
 	leaderElect    bool
 	leaderElectNS  string
 	lease          lease
@@ -72,6 +73,7 @@ func newCommand(env surroundings) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&flags.metricsAddr, "metrics-bind-address", "0", "address the metrics endpoint binds to, e.g. :8080; 0 disables it")
 	f.StringVar(&flags.probeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
+	f.StringVar(&flags.pprofAddr, "pprof-bind-address", "0", "address Go's profiles (/debug/pprof/) bind to, e.g. 127.0.0.1:6060, to see where memory or CPU goes; 0 disables them")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles at a time")
 	f.StringVar(&flags.leaderElectNS, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	f.DurationVar(&flags.lease.duration, flagLeaseDuration, DefaultLeaseDuration,
@@ -129,6 +131,7 @@ func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 		Cache:                   controller.CacheOptions(settings, flags.watchNS...),
 		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
 		HealthProbeBindAddress:  flags.probeAddr,
+		PprofBindAddress:        flags.pprofAddr,
 		LeaderElection:          flags.leaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: flags.leaderElectNS,

@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
+)
+
+// The cache keeps of each object only what the controller reads: what it holds is most of the
+// controller's memory, and grows with every lab. The transforms run before an object enters the cache,
+// on the informer's own copy, so they may change it in place.
+
+// lastApplied is the annotation `kubectl apply` and Argo CD's client-side apply keep on what they
+// apply: a copy of the whole object as JSON, which for a lab synced by Argo CD doubles what it takes.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// slimLab keeps a lab but for its managedFields and the copy of it that `kubectl apply` keeps. The
+// controller writes a lab only through status patches computed against the cached lab, so what the
+// cache leaves out is never written back.
+func slimLab(in any) (any, error) {
+	lab, ok := in.(*labkitv1alpha1.JupyterLab)
+	if !ok {
+		return notSlimmed(in, "lab")
+	}
+	lab.ManagedFields = nil
+	delete(lab.Annotations, lastApplied)
+	return lab, nil
+}
+
+// slimPod keeps of a lab's pod what the controller reads: its metadata (which lab, how new, whether
+// it is going), the node it runs on, its phase, conditions and IP, and of each container its name,
+// state and readiness (why it waits). The pod's spec, as big again as the Deployment's template it was
+// made from, is dropped but for the node name: the controller reads the template from the Deployment.
+func slimPod(in any) (any, error) {
+	pod, ok := in.(*corev1.Pod)
+	if !ok {
+		return notSlimmed(in, "pod")
+	}
+	pod.ManagedFields = nil
+	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
+	var containers []corev1.ContainerStatus
+	for _, cs := range pod.Status.ContainerStatuses {
+		containers = append(containers, corev1.ContainerStatus{Name: cs.Name, State: cs.State, Ready: cs.Ready})
+	}
+	pod.Status = corev1.PodStatus{
+		Phase:             pod.Status.Phase,
+		Conditions:        pod.Status.Conditions,
+		PodIP:             pod.Status.PodIP,
+		ContainerStatuses: containers,
+	}
+	return pod, nil
+}
+
+// notSlimmed passes on a tombstone, the last state of an object deleted while the watch was down, as
+// it is; anything else is not of the kind the transform is for, a mistake in CacheOptions.
+func notSlimmed(in any, kind string) (any, error) {
+	if _, tombstone := in.(toolscache.DeletedFinalStateUnknown); tombstone {
+		return in, nil
+	}
+	return nil, fmt.Errorf("slim a %s for the cache: got a %T", kind, in)
+}
