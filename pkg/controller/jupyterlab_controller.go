@@ -56,6 +56,8 @@ type JupyterLabReconciler struct {
 
 	// written holds, by lab, the status this controller last wrote while the cache has not shown it yet.
 	written sync.Map // types.NamespacedName -> *writtenStatus
+	// checked holds, by lab, the Deployment whose spec was last seen as the lab wants it (deployment.go).
+	checked sync.Map // types.NamespacedName -> checkedDeployment
 }
 
 // writtenStatus is a status write the cache may not have seen yet.
@@ -94,8 +96,8 @@ func (r *JupyterLabReconciler) settingsKey() types.NamespacedName {
 // missing here and on one granted but never used). What it reads through the manager's cache costs list
 // and watch only, never get: the labs, the children it owns, the pods and the settings ConfigMap. It gets
 // from the API server only Secrets (a lab's config Secret the cache has not seen yet, a token lab's
-// token) and PersistentVolumeClaims (those spec.volumes names), which the cache holds only when they
-// carry the lab label. It creates and merge-patches children, never updates them, and deletes only an
+// token), PersistentVolumeClaims (those spec.volumes names), which the cache holds only when they
+// carry the lab label, and Deployments, whose spec the cache does not keep (deployment.go). It creates and merge-patches children, never updates them, and deletes only an
 // Ingress the settings no longer ask for. The status is merge-patched. Events go through the events.k8s.io
 // API (the manager's GetEventRecorder), whose recorder patches an event when it repeats (an event
 // series). The settings are one ConfigMap in the controller's namespace, watched by name.
@@ -103,7 +105,7 @@ func (r *JupyterLabReconciler) settingsKey() types.NamespacedName {
 // +kubebuilder:rbac:groups=labkit.dev,resources=jupyterlabs/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -116,6 +118,7 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	if err := r.Client.Get(ctx, req.NamespacedName, lab); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Delete(req.NamespacedName)
+			r.checked.Delete(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -297,8 +300,15 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
 			return nil, nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
+		var digest string
+		if d, ok := desired.(*appsv1.Deployment); ok {
+			digest = deploymentDigest(d) // before fetch: a create fills desired in
+		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
 		out, err := fetch(ctx, r.Client, r.reader(), lab, desired, live)
+		if d, ok := live.(*appsv1.Deployment); ok && err == nil && out == created {
+			r.rememberChecked(client.ObjectKeyFromObject(lab), d, digest)
+		}
 		if err == nil && out != created {
 			if s, ok := live.(*corev1.Secret); ok && len(s.Data[APITokenKey]) > 0 && string(s.Data[APITokenKey]) != in.APIToken {
 				// The config Secret exists with a token the cache did not show apiToken: that token is
@@ -311,11 +321,13 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 				}
 			}
 			if d, ok := desired.(*appsv1.Deployment); ok {
-				if held = holdPodTemplate(d, live.(*appsv1.Deployment), in.Stopped); held != nil {
+				out, held, err = r.convergeDeployment(ctx, lab, d, live.(*appsv1.Deployment), digest, in.Stopped)
+				if held != nil {
 					log.FromContext(ctx).V(1).Info("Keeping the running pod's template until the lab's next start", "fields", held)
 				}
+			} else {
+				out, err = converge(ctx, r.Client, desired, live)
 			}
-			out, err = converge(ctx, r.Client, desired, live)
 		}
 		if err != nil {
 			r.record(lab, did, related)

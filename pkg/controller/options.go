@@ -65,7 +65,7 @@ func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cach
 			&corev1.Secret{}:                byLab,
 			&corev1.Service{}:               byLab,
 			&corev1.PersistentVolumeClaim{}: byLab,
-			&appsv1.Deployment{}:            byLab,
+			&appsv1.Deployment{}:            {Label: byLab.Label, Transform: slimDeployment},
 			&networkingv1.Ingress{}:         byLab,
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{
 				settings.Namespace: {FieldSelector: fields.OneTermEqualSelector("metadata.name", settings.Name)},

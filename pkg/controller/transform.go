@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -52,6 +53,20 @@ func slimPod(in any) (any, error) {
 		ContainerStatuses: containers,
 	}
 	return pod, nil
+}
+
+// slimDeployment keeps of a lab's Deployment its metadata (owner, generation, the annotations that say
+// how its template was rendered), its replicas (whether the lab runs) and its status. The rest of its
+// spec is read from the API server when the controller has not checked it at this generation
+// (convergeDeployment).
+func slimDeployment(in any) (any, error) {
+	d, ok := in.(*appsv1.Deployment)
+	if !ok {
+		return notSlimmed(in, "Deployment")
+	}
+	d.ManagedFields = nil
+	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}
+	return d, nil
 }
 
 // notSlimmed passes on a tombstone, the last state of an object deleted while the watch was down, as
