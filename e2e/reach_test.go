@@ -161,12 +161,19 @@ func inBrowser(url func(ctx context.Context) string) features.Func {
 	}
 }
 
-// startBrowser starts Chromium for one assessment; its screenshots are kept in artifacts/ when it fails.
-func startBrowser(ctx context.Context, t *testing.T) *browser.Browser {
+// needBrowser skips the assessment where Chromium is missing, saying so; an assessment that makes
+// something before it needs the browser calls it first, so that a skip leaves nothing half-made.
+func needBrowser(t *testing.T) {
 	t.Helper()
 	if _, err := browser.Find(); errors.Is(err, browser.ErrNoBrowser) {
 		t.Skipf("no browser to run this with: %v", err)
 	}
+}
+
+// startBrowser starts Chromium for one assessment; its screenshots are kept in artifacts/ when it fails.
+func startBrowser(ctx context.Context, t *testing.T) *browser.Browser {
+	t.Helper()
+	needBrowser(t)
 	shots := filepath.Join(from(ctx).artifacts, strings.ReplaceAll(t.Name(), "/", "_"), "browser")
 	b, err := browser.Start(ctx, browser.WithScreenshots(shots), browser.WithLogger(logr.FromContextOrDiscard(ctx)))
 	if err != nil {
