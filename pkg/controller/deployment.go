@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // A lab's Deployment is most of what the cache holds for it: its pod template alone is several
@@ -42,14 +43,23 @@ func deploymentDigest(d *appsv1.Deployment) string {
 // server holds has at least one container.
 func hasSpec(d *appsv1.Deployment) bool { return len(d.Spec.Template.Spec.Containers) > 0 }
 
-// convergeDeployment makes the lab's Deployment as desired, like converge, given cached, the cache's
-// copy. When the spec was checked at the cached generation for the same desired state, only the
-// metadata is compared (the cache has it); otherwise the spec is read from the API server when the
-// cache has none, the pod template of a running lab is held (holdPodTemplate), and the Deployment is
-// converged and remembered as checked. digest is deploymentDigest(desired), taken before fetch: a
-// create fills desired in. It returns what it did and the fields held for the lab's next start.
-func (r *JupyterLabReconciler) convergeDeployment(ctx context.Context, lab client.Object, desired, cached *appsv1.Deployment, digest string, stopped bool) (outcome, []string, error) {
+// ensureDeployment makes the lab's Deployment as desired, as fetch and converge do for the other
+// children. It returns what it did, the Deployment as the API server or the cache has it, and the
+// fields of the pod template held for the lab's next start (holdPodTemplate). When the spec was checked at the cached generation for the same desired state,
+// only the metadata is compared (the cache has it). Otherwise the spec is read from the API server
+// when the cache has none, the pod template of a running lab is held, and the Deployment is converged
+// and remembered as checked.
+func (r *JupyterLabReconciler) ensureDeployment(ctx context.Context, lab client.Object, desired *appsv1.Deployment, stopped bool) (outcome, *appsv1.Deployment, []string, error) {
 	key := client.ObjectKeyFromObject(lab)
+	digest := deploymentDigest(desired) // before fetch: a create fills desired in
+	cached := &appsv1.Deployment{}
+	switch out, err := fetch(ctx, r.Client, r.reader(), lab, desired, cached); {
+	case err != nil:
+		return unchanged, nil, nil, err
+	case out == created:
+		r.rememberChecked(key, cached, digest)
+		return created, cached, nil, nil
+	}
 	if v, ok := r.checked.Load(key); ok {
 		if c := v.(checkedDeployment); c.uid == cached.UID && c.generation == cached.Generation && c.desired == digest {
 			// The spec is as desired: give the comparison desired's own, so that only metadata can differ.
@@ -59,23 +69,26 @@ func (r *JupyterLabReconciler) convergeDeployment(ctx context.Context, lab clien
 			if out == repaired {
 				r.rememberChecked(key, view, digest)
 			}
-			return out, nil, err
+			return out, view, nil, err
 		}
 	}
 	live := cached
 	if !hasSpec(cached) {
 		live = &appsv1.Deployment{}
 		if err := r.reader().Get(ctx, client.ObjectKeyFromObject(cached), live); err != nil {
-			return unchanged, nil, fmt.Errorf("get Deployment %s: %w", cached.Name, err)
+			return unchanged, nil, nil, fmt.Errorf("get Deployment %s: %w", cached.Name, err)
 		}
 	}
 	held := holdPodTemplate(desired, live, stopped)
+	if held != nil {
+		log.FromContext(ctx).V(1).Info("Keeping the running pod's template until the lab's next start", "fields", held)
+	}
 	out, err := converge(ctx, r.Client, desired, live)
 	if err == nil && held == nil {
 		// With fields held, what is live is not what the lab wants: the next reconcile looks again.
 		r.rememberChecked(key, live, digest)
 	}
-	return out, held, err
+	return out, live, held, err
 }
 
 // rememberChecked notes that live, as the API server returned it, is the Deployment the lab wants

@@ -97,7 +97,8 @@ func (r *JupyterLabReconciler) settingsKey() types.NamespacedName {
 // and watch only, never get: the labs, the children it owns, the pods and the settings ConfigMap. It gets
 // from the API server only Secrets (a lab's config Secret the cache has not seen yet, a token lab's
 // token), PersistentVolumeClaims (those spec.volumes names), which the cache holds only when they
-// carry the lab label, and Deployments, whose spec the cache does not keep (deployment.go). It creates and merge-patches children, never updates them, and deletes only an
+// carry the lab label, and Deployments, whose spec the cache does not keep (deployment.go). It
+// creates and merge-patches children, never updates them, and deletes only an
 // Ingress the settings no longer ask for. The status is merge-patched. Events go through the events.k8s.io
 // API (the manager's GetEventRecorder), whose recorder patches an event when it repeats (an event
 // series). The settings are one ConfigMap in the controller's namespace, watched by name.
@@ -300,15 +301,19 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 		if err := controllerutil.SetControllerReference(lab, desired, r.Scheme); err != nil {
 			return nil, nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 		}
-		var digest string
 		if d, ok := desired.(*appsv1.Deployment); ok {
-			digest = deploymentDigest(d) // before fetch: a create fills desired in
+			out, live, fields, err := r.ensureDeployment(ctx, lab, d, in.Stopped)
+			if err != nil {
+				r.record(lab, did, related)
+				return nil, nil, err
+			}
+			if held = fields; out != unchanged {
+				note(out, kindOf(r.Scheme, d), live)
+			}
+			continue
 		}
 		live := reflect.New(reflect.TypeOf(desired).Elem()).Interface().(client.Object)
 		out, err := fetch(ctx, r.Client, r.reader(), lab, desired, live)
-		if d, ok := live.(*appsv1.Deployment); ok && err == nil && out == created {
-			r.rememberChecked(client.ObjectKeyFromObject(lab), d, digest)
-		}
 		if err == nil && out != created {
 			if s, ok := live.(*corev1.Secret); ok && len(s.Data[APITokenKey]) > 0 && string(s.Data[APITokenKey]) != in.APIToken {
 				// The config Secret exists with a token the cache did not show apiToken: that token is
@@ -320,14 +325,7 @@ func (r *JupyterLabReconciler) ensureChildren(ctx context.Context, lab *labkitv1
 					return nil, nil, fmt.Errorf("set owner of %s: %w", desired.GetName(), err)
 				}
 			}
-			if d, ok := desired.(*appsv1.Deployment); ok {
-				out, held, err = r.convergeDeployment(ctx, lab, d, live.(*appsv1.Deployment), digest, in.Stopped)
-				if held != nil {
-					log.FromContext(ctx).V(1).Info("Keeping the running pod's template until the lab's next start", "fields", held)
-				}
-			} else {
-				out, err = converge(ctx, r.Client, desired, live)
-			}
+			out, err = converge(ctx, r.Client, desired, live)
 		}
 		if err != nil {
 			r.record(lab, did, related)
