@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"github.com/labkit-dev/labkit/pkg/stack"
-
 	"context"
 	"flag"
 	"fmt"
@@ -15,6 +13,9 @@ import (
 
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	"github.com/labkit-dev/labkit/pkg/harness/intervals"
+	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
 var (
@@ -23,8 +24,7 @@ var (
 	artifactsDir    = flag.String("artifacts", "../artifacts", "where failing tests leave their evidence")
 	projectRoot     = flag.String("root", "..", "the project: kind-config.yaml, skaffold.yaml and fixture/")
 	argoManifest    = flag.String("argocd-manifest", "", "Argo CD install manifest, a file or an http(s) URL, instead of the pinned argo-cd module's core-install.yaml")
-	intervalScale   = flag.Float64("interval-scale", 1, "multiply the timeout of every named wait (stack.Waits) by this, e.g. 2 on a slow machine")
-	intervalsFile   = flag.String("intervals", "", "YAML file of name: [timeout, poll] overriding named waits of stack.Waits, e.g. wait-lab-ready: [\"10m\", \"2s\"]")
+	intervalFlags   = intervals.AddFlags(flag.CommandLine) // stretch stack.Waits
 	providerFlag    = flag.String("provider", stack.ProviderAuto, "where to run: "+stack.ProviderHelp())
 	featuresAtOnce  = flag.Int("features-at-once", 4, "how many features run side by side (those that restart the controller always run alone); 1 runs them one after another")
 	hostAddress     = flag.String("host-address", "", "with --provider=kubeconfig: the address at which the cluster's pods reach this machine, where the suite serves its Git repository")
@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	if err := stretchWaits(); err != nil {
+	if stack.Waits, err = intervalFlags.Apply(stack.Waits); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(2)
 	}
@@ -85,21 +85,4 @@ func TestMain(m *testing.M) {
 	code := testenv.Run(m)
 	stop()
 	os.Exit(code)
-}
-
-// stretchWaits applies -intervals and -interval-scale to the run's one table of waits.
-func stretchWaits() error {
-	waits := stack.Waits
-	if *intervalsFile != "" {
-		var err error
-		if waits, err = waits.Load(*intervalsFile); err != nil {
-			return err
-		}
-	}
-	waits, err := waits.Scale(*intervalScale)
-	if err != nil {
-		return fmt.Errorf("-interval-scale: %w", err)
-	}
-	stack.Waits = waits
-	return nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/labkit-dev/labkit/pkg/harness/intervals"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
@@ -49,7 +50,13 @@ func main() {
 	root := flag.String("root", ".", "the project: kind-config.yaml, skaffold.yaml, cmd/ and pkg/")
 	edits := flag.Int("edits", 5, "how many edits to time")
 	debug := flag.Bool("debug", false, "time make debug's loop instead: the command to Delve stopped in Reconcile, and each edit to Delve stopped there again")
+	waits := intervals.AddFlags(flag.CommandLine)
 	flag.Parse()
+	var err error
+	if stack.Waits, err = waits.Apply(stack.Waits); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-dev:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *root, *edits, *debug); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/labkit-dev/labkit/pkg/argocd"
 	"github.com/labkit-dev/labkit/pkg/cmd/labctl"
 	"github.com/labkit-dev/labkit/pkg/harness/assert"
+	"github.com/labkit-dev/labkit/pkg/harness/intervals"
 	"github.com/labkit-dev/labkit/pkg/harness/kindcluster"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
@@ -50,7 +51,13 @@ func main() {
 	root := flag.String("root", ".", "the project: kind-config.yaml, skaffold.yaml and bin/")
 	runs := flag.Int("runs", 5, "how many labs to time")
 	keep := flag.Bool("keep-cluster", false, "keep a cluster the run made")
+	waits := intervals.AddFlags(flag.CommandLine)
 	flag.Parse()
+	var err error
+	if stack.Waits, err = waits.Apply(stack.Waits); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-reach:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *root, *runs, *keep); err != nil {

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/labkit-dev/labkit/pkg/harness/intervals"
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
@@ -56,7 +57,12 @@ func main() {
 	flag.Var(&o.leases, "leases", "with --failover: the controllers' lease settings, LEASE/RENEW/RETRY, separated by commas; the first is controller-runtime's default")
 	flag.DurationVar(&o.handoverSlack, "handover-slack", time.Second, "with --failover: slack for a loaded machine: a handover longer than client-go's worst case (lease + 4.4 retry periods) plus this fails the run")
 	flag.IntVar(&o.midwayLabs, "midway-labs", 1000, "with --failover: how many labs are created as fast as can be, the leader killed half-way through; 0 skips")
+	waits := intervals.AddFlags(flag.CommandLine)
 	flag.Parse()
+	if err := stretchWaits(waits, o.scale); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-scale:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	who, runIt := "bench-scale", run
@@ -78,6 +84,29 @@ func main() {
 		stop()
 		os.Exit(1)
 	}
+}
+
+// labWaits are the waits on every lab of a run, whose timeouts are for 1,000 labs: --scale multiplies
+// them, so that a run of 5,000 labs is not cut off at a fifth of its way.
+var labWaits = []string{"wait-labs-ready"}
+
+// stretchWaits applies -intervals and -interval-scale to stack.Waits, and scale to labWaits.
+func stretchWaits(f *intervals.Flags, scale int) error {
+	waits, err := f.Apply(stack.Waits)
+	if err != nil {
+		return err
+	}
+	more := intervals.Table{}
+	for _, name := range labWaits {
+		if scale < 1 { // refused by scalePools, with what to give
+			break
+		}
+		iv := waits.Get(name)
+		iv.Timeout *= time.Duration(scale)
+		more[name] = iv
+	}
+	stack.Waits = waits.With(more)
+	return nil
 }
 
 type options struct {
