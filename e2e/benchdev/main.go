@@ -49,6 +49,7 @@ const lastPart = "new code running"
 func main() {
 	root := flag.String("root", ".", "the project: kind-config.yaml, skaffold.yaml, cmd/ and pkg/")
 	edits := flag.Int("edits", 5, "how many edits to time")
+	keep := flag.Bool("keep-cluster", false, "keep the cluster after the run where the run made it (one it reused is always kept), for make dev or make e2e to reuse")
 	debug := flag.Bool("debug", false, "time make debug's loop instead: the command to Delve stopped in Reconcile, and each edit to Delve stopped there again")
 	waits := intervals.AddFlags(flag.CommandLine)
 	flag.Parse()
@@ -59,14 +60,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *root, *edits, *debug); err != nil {
+	if err := run(ctx, *root, *edits, *debug, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-dev:", err)
 		stop()
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, root string, edits int, debug bool) (err error) {
+func run(ctx context.Context, root string, edits int, debug, keep bool) (err error) {
 	if edits < 1 {
 		return fmt.Errorf("--edits %d: want at least 1", edits)
 	}
@@ -83,7 +84,7 @@ func run(ctx context.Context, root string, edits int, debug bool) (err error) {
 			fmt.Fprintf(os.Stderr, "bench-dev: %s: %.1f s\n", what, time.Since(start).Seconds())
 		}})
 	if c != nil {
-		defer func() { err = errors.Join(err, c.Down(context.WithoutCancel(ctx), true)) }() // kept: make dev and e2e reuse it
+		defer func() { err = errors.Join(err, c.Down(context.WithoutCancel(ctx), keep)) }() // a reused cluster is always kept
 	}
 	if err != nil {
 		return err
