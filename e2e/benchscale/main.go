@@ -98,11 +98,8 @@ func stretchWaits(f *intervals.Flags, scale int) error {
 	}
 	more := intervals.Table{}
 	for _, name := range labWaits {
-		if scale < 1 { // refused by scalePools, with what to give
-			break
-		}
 		iv := waits.Get(name)
-		iv.Timeout *= time.Duration(scale)
+		iv.Timeout *= time.Duration(max(scale, 1)) // a scale under 1 is refused by scalePools, saying what to give
 		more[name] = iv
 	}
 	stack.Waits = waits.With(more)
