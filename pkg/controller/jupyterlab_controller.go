@@ -53,11 +53,19 @@ type JupyterLabReconciler struct {
 	APIReader client.Reader
 	// Activity reads labs' activity for idle culling; JupyterActivity{} when nil.
 	Activity ActivityReader
+	// StatusSettle is how long a change to a lab's status that nobody needs at once may wait to go in
+	// one write with the next (settle.go); DefaultStatusSettle when zero, none when negative.
+	StatusSettle time.Duration
+
+	// now is the clock of StatusSettle; time.Now when nil.
+	now func() time.Time
 
 	// written holds, by lab, the status this controller last wrote while the cache has not shown it yet.
 	written sync.Map // types.NamespacedName -> *writtenStatus
 	// checked holds, by lab, the Deployment whose spec was last seen as the lab wants it (deployment.go).
 	checked sync.Map // types.NamespacedName -> checkedDeployment
+	// settling holds, by lab, since when a status change that can wait has waited (settle.go).
+	settling sync.Map // types.NamespacedName -> time.Time
 }
 
 // writtenStatus is a status write the cache may not have seen yet.
@@ -120,6 +128,7 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		if apierrors.IsNotFound(err) {
 			r.written.Delete(req.NamespacedName)
 			r.checked.Delete(req.NamespacedName)
+			r.settling.Delete(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -164,10 +173,14 @@ func (r *JupyterLabReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		return reconcile.Result{}, err
 	}
 	obs.pvc, obs.heldPodFields = pvc, held
-	if err := r.writeStatus(ctx, lab, computeStatus(lab, obs, settings)); err != nil {
+	var res reconcile.Result
+	st := computeStatus(lab, obs, settings)
+	if wait := r.settle(lab, st); wait > 0 {
+		// Only detail changed: it goes with the next change, or once it has waited long enough.
+		res.RequeueAfter = wait
+	} else if err := r.writeStatus(ctx, lab, st); err != nil {
 		return reconcile.Result{}, err
 	}
-	var res reconcile.Result
 	if watching && obs.stopped == nil {
 		res.RequeueAfter = settings.Culling.Period()
 	}
@@ -422,10 +435,11 @@ func (r *JupyterLabReconciler) recallStatus(lab *labkitv1alpha1.JupyterLab) {
 // writeStatus patches the status only when it changed, so steady labs cost no writes, and remembers
 // the write until the cache shows it (recallStatus).
 func (r *JupyterLabReconciler) writeStatus(ctx context.Context, lab *labkitv1alpha1.JupyterLab, st labkitv1alpha1.JupyterLabStatus) error {
+	key := client.ObjectKeyFromObject(lab)
+	r.settling.Delete(key) // whatever waited goes in this write, or is no longer a change
 	if equality.Semantic.DeepEqual(lab.Status, st) {
 		return nil
 	}
-	key := client.ObjectKeyFromObject(lab)
 	before := []string{lab.ResourceVersion}
 	if v, ok := r.written.Load(key); ok {
 		// lab carries that earlier write (recallStatus): the cache has seen neither.

@@ -1,10 +1,12 @@
 package labkitcontroller
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +37,7 @@ type flagpole struct {
 	settings       string
 	watchNS        []string
 	jupyterURL     string
+	statusSettle   time.Duration
 }
 
 // LeaderElectionID names the controller's leader election Lease; the manifests' leader election Role
@@ -85,6 +88,8 @@ func newCommand(env surroundings) *cobra.Command {
 	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 4, "how many labs are reconciled at once")
 	f.Float32Var(&flags.kubeAPIQPS, "kube-api-qps", 50, "steady requests per second to the API server")
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 100, "request burst to the API server")
+	f.DurationVar(&flags.statusSettle, "status-settle", controller.DefaultStatusSettle,
+		"how long a change to a lab's status that nobody needs at once (a message, a volume bound while the pod waits for a node) may wait to be written with the next one; the phase and problems are written at once; 0 writes every change at once")
 	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
 		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
 	f.StringSliceVar(&flags.watchNS, "watch-namespaces", nil,
@@ -115,6 +120,10 @@ func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 	}
 	if err := flags.lease.check(); err != nil {
 		return err
+	}
+	if flags.statusSettle < 0 {
+		return fmt.Errorf("--status-settle=%s: give a duration of 0 or more, e.g. %s; 0 writes every change to a lab's status at once",
+			flags.statusSettle, controller.DefaultStatusSettle)
 	}
 	cfg, err := env.config()
 	if err != nil {
@@ -150,6 +159,8 @@ func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
 		Recorder:  mgr.GetEventRecorder("labkit-controller"),
 		Settings:  settings,
 		APIReader: mgr.GetAPIReader(),
+		// The reconciler's zero is its default; the flag's 0 is none.
+		StatusSettle: cmp.Or(flags.statusSettle, -1),
 	}
 	if u := flags.jupyterURL; u != "" {
 		r.Activity = controller.JupyterActivity{BaseURL: func(*labkitv1alpha1.JupyterLab) string { return u }}
