@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,9 +33,10 @@ func slimLab(in any) (any, error) {
 }
 
 // slimPod keeps of a lab's pod what the controller reads: its metadata (which lab, how new, whether
-// it is going), the node it runs on, its phase, conditions and IP, and of each container its name,
-// state and readiness (why it waits). The pod's spec, as big again as the Deployment's template it was
-// made from, is dropped but for the node name: the controller reads the template from the Deployment.
+// it is going), the node it runs on, its phase, the conditions the lab's status is made of
+// (podConditionsRead) and its IP, and of each container its name, state and readiness (why it waits).
+// The pod's spec, as big again as the Deployment's template it was made from, is dropped but for the
+// node name: the controller reads the template from the Deployment.
 func slimPod(in any) (any, error) {
 	pod, ok := in.(*corev1.Pod)
 	if !ok {
@@ -46,19 +48,31 @@ func slimPod(in any) (any, error) {
 	for _, cs := range pod.Status.ContainerStatuses {
 		containers = append(containers, corev1.ContainerStatus{Name: cs.Name, State: cs.State, Ready: cs.Ready})
 	}
+	var conditions []corev1.PodCondition
+	for _, c := range pod.Status.Conditions {
+		if slices.Contains(podConditionsRead, c.Type) {
+			conditions = append(conditions, c)
+		}
+	}
 	pod.Status = corev1.PodStatus{
 		Phase:             pod.Status.Phase,
-		Conditions:        pod.Status.Conditions,
+		Conditions:        conditions,
 		PodIP:             pod.Status.PodIP,
 		ContainerStatuses: containers,
 	}
 	return pod, nil
 }
 
+// podConditionsRead are the conditions of a lab's pod that its status is made of (computeStatus): whether
+// it has a node, or why not, and whether it is ready. A kubelet sets three more (Initialized,
+// ContainersReady, PodReadyToStartContainers), which say nothing those two do not.
+var podConditionsRead = []corev1.PodConditionType{corev1.PodScheduled, corev1.PodReady}
+
 // slimDeployment keeps of a lab's Deployment its metadata (owner, generation, the annotations that say
-// how its template was rendered), its replicas (whether the lab runs) and its status. The rest of its
-// spec is read from the API server when the controller has not checked it at this generation
-// (convergeDeployment).
+// how its template was rendered) and its replicas (whether the lab runs). The rest of its spec is read
+// from the API server when the controller has not checked it at this generation (convergeDeployment).
+// Its status, whose conditions alone are two sentences, is dropped: a lab's status is made of its pod
+// and its volume, and a change to the Deployment's status still wakes the lab's reconcile.
 func slimDeployment(in any) (any, error) {
 	d, ok := in.(*appsv1.Deployment)
 	if !ok {
@@ -66,6 +80,7 @@ func slimDeployment(in any) (any, error) {
 	}
 	d.ManagedFields = nil
 	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}
+	d.Status = appsv1.DeploymentStatus{}
 	return d, nil
 }
 

@@ -2,9 +2,11 @@ package controller
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -48,10 +50,16 @@ func fullPod(node string, ready bool, waiting string) *corev1.Pod {
 		pod.Status.Phase = corev1.PodRunning
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: created}
 		pod.Status.Conditions = []corev1.PodCondition{
-			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+			{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue, LastTransitionTime: created},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: created},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: created},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: created},
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: created}}
 	case waiting != "":
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting, Message: "Back-off pulling image"}
 		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady"},
 			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady"}}
 	}
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{cs}
@@ -83,6 +91,12 @@ func TestSlimPodKeepsWhatTheLabsStatusIsMadeOf(t *testing.T) {
 			got := computeStatus(lab, observed{pod: slim}, Settings{})
 			if !equality.Semantic.DeepEqual(got, want) {
 				t.Errorf("status from the cached pod:\n%+v\nwant, from the whole pod:\n%+v", got, want)
+			}
+			for _, c := range pod.Status.Conditions {
+				kept := slices.ContainsFunc(slim.Status.Conditions, func(k corev1.PodCondition) bool { return equality.Semantic.DeepEqual(k, c) })
+				if read := slices.Contains(podConditionsRead, c.Type); kept != read {
+					t.Errorf("condition %s kept in the cache: %v; want %v", c.Type, kept, read)
+				}
 			}
 			if PodURL(slim) != PodURL(pod) || podToLab(t.Context(), slim)[0] != podToLab(t.Context(), pod)[0] {
 				t.Errorf("cached pod: URL %q, lab %v; want %q, %v", PodURL(slim), podToLab(t.Context(), slim), PodURL(pod), podToLab(t.Context(), pod))
@@ -119,10 +133,29 @@ func TestSlimLabDropsOnlyWhatTheControllerNeverReads(t *testing.T) {
 	}
 }
 
+func TestSlimDeploymentKeepsItsMetadataAndReplicasOnly(t *testing.T) {
+	t.Parallel()
+	d := desiredDeployment(newLab("ns", "lab", 1), Inputs{APIToken: "t0k3n"})
+	d.Generation, d.UID = 3, "u1"
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager"}}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+			Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."}}}
+	want := &appsv1.Deployment{ObjectMeta: *d.ObjectMeta.DeepCopy(), Spec: appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}}
+	want.ManagedFields = nil
+	out, err := slimDeployment(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(*appsv1.Deployment); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("cached Deployment %+v, want %+v", got, want)
+	}
+}
+
 func TestTransformsPassTombstonesAndRefuseOtherKinds(t *testing.T) {
 	t.Parallel()
 	tomb := toolscache.DeletedFinalStateUnknown{Key: "ns/lab", Obj: newLab("ns", "lab", 0)}
-	for name, slim := range map[string]toolscache.TransformFunc{"lab": slimLab, "pod": slimPod} {
+	for name, slim := range map[string]toolscache.TransformFunc{"lab": slimLab, "pod": slimPod, "Deployment": slimDeployment} {
 		if out, err := slim(tomb); err != nil || out != any(tomb) {
 			t.Errorf("%s: a tombstone became %v, %v; want it as it is", name, out, err)
 		}
