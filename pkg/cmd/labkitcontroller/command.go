@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -38,6 +40,7 @@ type flagpole struct {
 	watchNS        []string
 	jupyterURL     string
 	statusSettle   time.Duration
+	memoryLimit    string
 }
 
 // LeaderElectionID names the controller's leader election Lease; the manifests' leader election Role
@@ -93,6 +96,8 @@ func newCommand(env surroundings) *cobra.Command {
 	f.IntVar(&flags.kubeAPIBurst, "kube-api-burst", 200, "request burst to the API server")
 	f.DurationVar(&flags.statusSettle, "status-settle", controller.DefaultStatusSettle,
 		"how long a change to a lab's status that nobody needs at once (a message, a volume bound while the pod waits for a node) may wait to be written with the next one; the phase and problems are written at once; 0 writes every change at once")
+	f.StringVar(&flags.memoryLimit, flagMemoryLimit, "",
+		"the memory the controller may use, e.g. 192Mi: Go's garbage collector works harder to keep it to 90% of that (it collects more often, for more CPU); default: the container's memory limit, if any, unless GOMEMLIMIT is set")
 	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
 		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
 	f.StringSliceVar(&flags.watchNS, "watch-namespaces", nil,
@@ -107,7 +112,17 @@ func newCommand(env surroundings) *cobra.Command {
 }
 
 func run(cmd *cobra.Command, flags *flagpole, env surroundings) error {
-	ctrl.Log.WithName("setup").Info("Starting labkit-controller", "version", version)
+	setup := ctrl.Log.WithName("setup")
+	setup.Info("Starting labkit-controller", "version", version)
+	switch limit, ok, err := softMemoryLimit(flags.memoryLimit, os.Getenv, cgroupMemoryMax); {
+	case err != nil && flags.memoryLimit != "":
+		return err
+	case err != nil: // the controller runs as well without; it is only killed sooner at scale
+		setup.Error(err, "Go's garbage collector is not held under the container's memory limit")
+	case ok:
+		debug.SetMemoryLimit(limit)
+		setup.Info("Go's garbage collector works harder near the memory limit", "softMemoryLimitMiB", limit>>20)
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
