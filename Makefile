@@ -107,8 +107,8 @@ e2e: tools local-cluster-tools harness ## Run the e2e suite on kind (controller 
 		-tags e2e -count=1 -timeout 40m -parallel 32 ./e2e -args --provider=$(PROVIDER) $(E2E_FLAGS)
 
 .PHONY: bench
-bench: ## Run the Go benchmarks and print their figures.
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+bench: envtest ## Run the Go benchmarks and print their figures.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
 BENCH_SCALE_FLAGS ?=
 .PHONY: bench-scale

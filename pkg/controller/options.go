@@ -57,8 +57,9 @@ func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cach
 	}
 	return cache.Options{
 		DefaultNamespaces: namespaces,
-		// managedFields are a good part of each cached object, and the controller never reads them.
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// managedFields are a good part of each cached object, and the controller never reads them;
+		// the rest of the metadata is mostly strings each child repeats (slimMeta).
+		DefaultTransform: slimChild,
 		ByObject: map[client.Object]cache.ByObject{
 			&labkitv1alpha1.JupyterLab{}:    {Transform: slimLab},
 			&corev1.Pod{}:                   {Label: byLab.Label, Transform: slimPod},

@@ -3,9 +3,12 @@ package controller
 import (
 	"fmt"
 	"slices"
+	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
@@ -19,6 +22,59 @@ import (
 // apply: a copy of the whole object as JSON, which for a lab synced by Argo CD doubles what it takes.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
+// slimMeta drops an object's managedFields and makes the strings of its metadata that repeat from
+// object to object share one copy each: a lab's children carry the same labels, namespace and owner,
+// and every lab's the same label keys, yet each decoded object holds copies of its own, a good part of
+// what the cache keeps per lab. The values are the same strings; only where they are stored changes.
+func slimMeta(o metav1.Object) {
+	o.SetManagedFields(nil)
+	o.SetName(intern(o.GetName()))
+	o.SetNamespace(intern(o.GetNamespace()))
+	o.SetLabels(internMap(o.GetLabels(), true))
+	o.SetAnnotations(internMap(o.GetAnnotations(), false))
+	refs := o.GetOwnerReferences()
+	for i := range refs {
+		r := &refs[i]
+		r.APIVersion, r.Kind, r.Name, r.UID = intern(r.APIVersion), intern(r.Kind), intern(r.Name), types.UID(intern(string(r.UID)))
+	}
+}
+
+// intern returns s as the one copy of it the process keeps (unique.Make), which is freed once no
+// object holds it.
+func intern(s string) string {
+	if s == "" {
+		return s
+	}
+	return unique.Make(s).Value()
+}
+
+// internMap is m with interned keys, and values too when they are likely to repeat (labels; an
+// annotation's value is mostly a hash of one object).
+func internMap(m map[string]string, values bool) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if values {
+			v = intern(v)
+		}
+		out[intern(k)] = v
+	}
+	return out
+}
+
+// slimChild is the transform of the children the cache keeps whole (Secret, Service, volume claim,
+// Ingress, the settings ConfigMap): their metadata slimmed (slimMeta).
+func slimChild(in any) (any, error) {
+	o, ok := in.(metav1.Object)
+	if !ok {
+		return notSlimmed(in, "child")
+	}
+	slimMeta(o)
+	return in, nil
+}
+
 // slimLab keeps a lab but for its managedFields and the copy of it that `kubectl apply` keeps. The
 // controller writes a lab only through status patches computed against the cached lab, so what the
 // cache leaves out is never written back.
@@ -27,8 +83,8 @@ func slimLab(in any) (any, error) {
 	if !ok {
 		return notSlimmed(in, "lab")
 	}
-	lab.ManagedFields = nil
 	delete(lab.Annotations, lastApplied)
+	slimMeta(lab)
 	return lab, nil
 }
 
@@ -42,8 +98,8 @@ func slimPod(in any) (any, error) {
 	if !ok {
 		return notSlimmed(in, "pod")
 	}
-	pod.ManagedFields = nil
-	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
+	slimMeta(pod)
+	pod.Spec = corev1.PodSpec{NodeName: intern(pod.Spec.NodeName)}
 	var containers []corev1.ContainerStatus
 	for _, cs := range pod.Status.ContainerStatuses {
 		containers = append(containers, corev1.ContainerStatus{Name: cs.Name, State: cs.State, Ready: cs.Ready})
@@ -78,7 +134,7 @@ func slimDeployment(in any) (any, error) {
 	if !ok {
 		return notSlimmed(in, "Deployment")
 	}
-	d.ManagedFields = nil
+	slimMeta(d)
 	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}
 	d.Status = appsv1.DeploymentStatus{}
 	return d, nil
