@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseMetricsReadsCountersAndTheProcessFigures(t *testing.T) {
@@ -42,5 +45,17 @@ func TestParseMetricsRefusesAValueThatIsNotANumber(t *testing.T) {
 	err := parseMetrics(strings.NewReader("# TYPE up gauge\nup 1\nprocess_resident_memory_bytes lots\n"), &s)
 	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "lots") {
 		t.Errorf("parseMetrics() = %v, want an error naming line 3 and its value", err)
+	}
+}
+
+// A wait stopped before its timeout says how long it waited and why, not that its timeout passed.
+func TestReadyWatchStoppedSaysHowLongItWaited(t *testing.T) {
+	w := &readyWatch{start: time.Now(), want: 2, done: make(chan struct{}), what: "labs of namespace scale ready",
+		ready: map[string]time.Duration{"a": time.Second}}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := w.wait(ctx, "wait-labs-ready")
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "wait-labs-ready: 1 of 2 labs of namespace scale ready when stopped after 0s of ") {
+		t.Errorf("stopped wait: %v; want how many were ready, how long it waited, and why", err)
 	}
 }

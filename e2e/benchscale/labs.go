@@ -216,8 +216,10 @@ func (w *readyWatch) see(o client.Object) {
 	}
 }
 
-// wait waits until want objects have been ready, for at most the timeout of the named wait.
+// wait waits until want objects have been ready, for at most the timeout of the named wait. Stopped
+// before (ctx, e.g. Ctrl-C), it says how long it had waited, not the timeout.
 func (w *readyWatch) wait(ctx context.Context, name string) error {
+	begun := time.Now()
 	timeout := stack.Waits.Timeout(name)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -225,11 +227,15 @@ func (w *readyWatch) wait(ctx context.Context, name string) error {
 	case <-w.done:
 		return nil
 	case <-t.C:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return fmt.Errorf("%s: %d of %d %s after %s", name, len(w.ready), w.want, w.what, timeout)
 	case <-ctx.Done():
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return fmt.Errorf("%s: %d of %d %s when stopped after %s of %s: %w",
+			name, len(w.ready), w.want, w.what, time.Since(begun).Round(time.Second), timeout, context.Cause(ctx))
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fmt.Errorf("%s: %d of %d %s after %s", name, len(w.ready), w.want, w.what, timeout)
 }
 
 // readyBefore is how many objects were seen ready before t.
