@@ -97,7 +97,7 @@ func newCommand(env surroundings) *cobra.Command {
 	f.DurationVar(&flags.statusSettle, "status-settle", controller.DefaultStatusSettle,
 		"how long a change to a lab's status that nobody needs at once (a message, a volume bound while the pod waits for a node) may wait to be written with the next one; the phase and problems are written at once; 0 writes every change at once")
 	f.StringVar(&flags.memoryLimit, flagMemoryLimit, "",
-		"the memory the controller may use, e.g. 192Mi: Go's garbage collector works harder to keep it to 90% of that (it collects more often, for more CPU); default: the container's memory limit, if any, unless GOMEMLIMIT is set")
+		"the memory the controller may use, e.g. 192Mi: Go's garbage collector works harder (collects more often, for more CPU) to keep the memory Go manages to 90% of that, leaving the rest for the program's own code, about 30Mi of its RSS; default: the container's memory limit, if any, unless GOMEMLIMIT is set")
 	f.StringVar(&flags.settings, "settings", controller.DefaultSettings.String(),
 		"NAMESPACE/NAME of the ConfigMap with the controller's cluster-wide settings (ingress.domain, ingress.className, ...); read live, a missing one means the defaults")
 	f.StringSliceVar(&flags.watchNS, "watch-namespaces", nil,
