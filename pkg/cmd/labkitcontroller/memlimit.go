@@ -25,16 +25,21 @@ const memoryLimitShare = 0.9
 
 const flagMemoryLimit = "memory-limit"
 
-// cgroupMemoryMax is where a container (cgroup v2) reads its memory limit.
-const cgroupMemoryMax = "/sys/fs/cgroup/memory.max"
+// cgroupMemoryMax is where a container reads its memory limit: cgroup v2, then v1 (kind nodes on a
+// cgroup v1 host, older clusters), where no limit reads as a number near 2^63.
+var cgroupMemoryMax = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+
+// noLimit is where a cgroup v1 limit means none: the kernel's "unlimited" is the largest page
+// multiple below 2^63.
+const noLimit = 1 << 62
 
 // softMemoryLimit is the soft memory limit for the Go runtime (runtime/debug.SetMemoryLimit):
 // memoryLimitShare of the memory the controller may use. That is the --memory-limit flag's (flag, a
-// quantity such as 192Mi) when given; else the container's memory limit in the cgroup v2 file
-// memoryMax. ok is false when there is nothing to set: no flag and GOMEMLIMIT set (the runtime has
-// read it), or no flag and no memory limit (no such file, as outside a container or under cgroup v1,
-// or "max").
-func softMemoryLimit(flag string, getenv func(string) string, memoryMax string) (limit int64, ok bool, err error) {
+// quantity such as 192Mi) when given; else the container's memory limit, from the first of the cgroup
+// files memoryMax that exists. ok is false when there is nothing to set: no flag and GOMEMLIMIT set
+// (the runtime has read it), or no flag and no memory limit (no such file, as outside a container, or
+// "max", or a cgroup v1 number meaning none).
+func softMemoryLimit(flag string, getenv func(string) string, memoryMax []string) (limit int64, ok bool, err error) {
 	var n int64
 	switch {
 	case flag != "":
@@ -47,11 +52,17 @@ func softMemoryLimit(flag string, getenv func(string) string, memoryMax string) 
 	case getenv("GOMEMLIMIT") != "":
 		return 0, false, nil
 	default:
-		b, err := os.ReadFile(memoryMax)
-		if errors.Is(err, fs.ErrNotExist) {
-			return 0, false, nil
+		var file string
+		var b []byte
+		for _, file = range memoryMax {
+			if b, err = os.ReadFile(file); !errors.Is(err, fs.ErrNotExist) {
+				break
+			}
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return 0, false, nil
+		case err != nil:
 			return 0, false, fmt.Errorf("read the container's memory limit: %w", err)
 		}
 		s := strings.TrimSpace(string(b))
@@ -59,7 +70,10 @@ func softMemoryLimit(flag string, getenv func(string) string, memoryMax string) 
 			return 0, false, nil
 		}
 		if n, err = strconv.ParseInt(s, 10, 64); err != nil || n <= 0 {
-			return 0, false, fmt.Errorf("read the container's memory limit: %s holds %q, not a number of bytes or max", memoryMax, s)
+			return 0, false, fmt.Errorf("read the container's memory limit: %s holds %q, not a number of bytes or max", file, s)
+		}
+		if n >= noLimit {
+			return 0, false, nil
 		}
 	}
 	return int64(math.Floor(float64(n) * memoryLimitShare)), true, nil

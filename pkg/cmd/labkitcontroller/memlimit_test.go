@@ -30,16 +30,18 @@ func TestSoftMemoryLimit(t *testing.T) {
 		name      string
 		flag      string
 		getenv    func(string) string
-		memoryMax string
+		memoryMax []string
 		limit     int64
 		ok        bool
 	}{
-		{"512Mi container", "", noEnv, file("536870912\n"), 483183820, true},
-		{"no limit", "", noEnv, file("max\n"), 0, false},
-		{"not in a container (no cgroup v2 file)", "", noEnv, filepath.Join(dir, "absent"), 0, false},
-		{"GOMEMLIMIT set", "", gomemlimit, file("536870912"), 0, false},
-		{"--memory-limit=160Mi in a 512Mi container", "160Mi", noEnv, file("536870912"), 150994944, true},
-		{"--memory-limit=160Mi and GOMEMLIMIT", "160Mi", gomemlimit, filepath.Join(dir, "absent"), 150994944, true},
+		{"512Mi container", "", noEnv, []string{file("536870912\n")}, 483183820, true},
+		{"no limit", "", noEnv, []string{file("max\n")}, 0, false},
+		{"not in a container (no cgroup v2 file)", "", noEnv, []string{filepath.Join(dir, "absent")}, 0, false},
+		{"GOMEMLIMIT set", "", gomemlimit, []string{file("536870912")}, 0, false},
+		{"cgroup v1: 512Mi container", "", noEnv, []string{filepath.Join(dir, "absent"), file("536870912 ")}, 483183820, true},
+		{"cgroup v1: no limit", "", noEnv, []string{filepath.Join(dir, "absent"), file("9223372036854771712")}, 0, false},
+		{"--memory-limit=160Mi in a 512Mi container", "160Mi", noEnv, []string{file("536870912")}, 150994944, true},
+		{"--memory-limit=160Mi and GOMEMLIMIT", "160Mi", gomemlimit, []string{filepath.Join(dir, "absent")}, 150994944, true},
 	} {
 		limit, ok, err := softMemoryLimit(tc.flag, tc.getenv, tc.memoryMax)
 		if err != nil || limit != tc.limit || ok != tc.ok {
@@ -47,7 +49,7 @@ func TestSoftMemoryLimit(t *testing.T) {
 		}
 	}
 	bad := file("lots")
-	if _, ok, err := softMemoryLimit("", noEnv, bad); ok || err == nil || !strings.Contains(err.Error(), bad+` holds "lots", not a number of bytes or max`) {
+	if _, ok, err := softMemoryLimit("", noEnv, []string{bad}); ok || err == nil || !strings.Contains(err.Error(), bad+` holds "lots", not a number of bytes or max`) {
 		t.Errorf("a memory.max of lots: %v, %v; want an error naming the file and what it held", ok, err)
 	}
 }
