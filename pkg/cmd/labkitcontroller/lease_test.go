@@ -2,12 +2,9 @@ package labkitcontroller
 
 import (
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/rest"
 )
 
 func TestLeaseTimingsAreCheckedAsLeaderElectionNeedsThem(t *testing.T) {
@@ -56,25 +53,17 @@ func TestLeaseTimingsAreCheckedAsLeaderElectionNeedsThem(t *testing.T) {
 
 // The command refuses bad timings before it reaches for a cluster, and its defaults are accepted.
 func TestLeaseFlagsAreRefusedBeforeTheClusterIsReached(t *testing.T) {
-	reached := errors.New("the cluster was reached")
-	run := func(args ...string) error {
-		cmd := newCommand(surroundings{config: func() (*rest.Config, error) { return nil, reached }, logs: io.Discard})
-		cmd.SetArgs(args)
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		return cmd.Execute()
-	}
-	if err := run("--leader-elect"); !errors.Is(err, reached) {
+	if err := runToCluster("--leader-elect"); !errors.Is(err, errReached) {
 		t.Errorf("with the default timings: %v, want the cluster reached", err)
 	}
-	if err := run("--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"); !errors.Is(err, reached) {
+	if err := runToCluster("--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s"); !errors.Is(err, errReached) {
 		t.Errorf("with a short lease: %v, want the cluster reached", err)
 	}
-	err := run("--leader-elect", "--leader-elect-lease-duration=4s")
-	if err == nil || errors.Is(err, reached) || !strings.Contains(err.Error(), "--leader-elect-renew-deadline=10s must be less than --leader-elect-lease-duration=4s") {
+	err := runToCluster("--leader-elect", "--leader-elect-lease-duration=4s")
+	if err == nil || errors.Is(err, errReached) || !strings.Contains(err.Error(), "--leader-elect-renew-deadline=10s must be less than --leader-elect-lease-duration=4s") {
 		t.Errorf("a lease shorter than the default renew deadline: %v, want it refused naming both flags", err)
 	}
-	if err := run("--leader-elect-retry-period=soon"); err == nil || !strings.Contains(err.Error(), "leader-elect-retry-period") {
+	if err := runToCluster("--leader-elect-retry-period=soon"); err == nil || !strings.Contains(err.Error(), "leader-elect-retry-period") {
 		t.Errorf("a retry period that is no duration: %v, want it refused naming the flag", err)
 	}
 }

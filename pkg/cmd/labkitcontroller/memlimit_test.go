@@ -2,14 +2,11 @@ package labkitcontroller
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
-
-	"k8s.io/client-go/rest"
 )
 
 // The soft memory limit is 90% of --memory-limit's, else of the container's; none where there is no
@@ -57,24 +54,16 @@ func TestSoftMemoryLimit(t *testing.T) {
 // --memory-limit takes a quantity of bytes and refuses anything else before the cluster is reached,
 // naming the flag and what it takes.
 func TestMemoryLimitFlag(t *testing.T) {
-	reached := errors.New("the cluster was reached")
-	run := func(args ...string) error {
-		cmd := newCommand(surroundings{config: func() (*rest.Config, error) { return nil, reached }, logs: io.Discard})
-		cmd.SetArgs(args)
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		return cmd.Execute()
-	}
 	before := debug.SetMemoryLimit(-1) // -1 reads it
 	t.Cleanup(func() { debug.SetMemoryLimit(before) })
-	if err := run("--memory-limit=192Mi"); !errors.Is(err, reached) {
+	if err := runToCluster("--memory-limit=192Mi"); !errors.Is(err, errReached) {
 		t.Errorf("--memory-limit=192Mi: %v, want the cluster reached", err)
 	} else if got := debug.SetMemoryLimit(-1); got != 181193932 {
 		t.Errorf("--memory-limit=192Mi: Go's soft memory limit %d, want 90%% of 192Mi, 181193932", got)
 	}
 	for _, bad := range []string{"lots", "0", "-1Gi"} {
-		err := run("--memory-limit=" + bad)
-		if err == nil || errors.Is(err, reached) || !strings.Contains(err.Error(), "--memory-limit="+bad+": give the memory the controller may use as a number of bytes with a unit, e.g. 192Mi") {
+		err := runToCluster("--memory-limit=" + bad)
+		if err == nil || errors.Is(err, errReached) || !strings.Contains(err.Error(), "--memory-limit="+bad+": give the memory the controller may use as a number of bytes with a unit, e.g. 192Mi") {
 			t.Errorf("--memory-limit=%s: %v, want it refused naming the flag and what it takes", bad, err)
 		}
 	}
