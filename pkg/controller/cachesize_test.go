@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	goruntime "runtime"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -94,18 +96,18 @@ func labAsServed(tb testing.TB, i int) []client.Object {
 	return append(served, servedLab)
 }
 
-// transformOf is the transform the cache applies to o (CacheOptions).
+// transformOf is the transform the cache applies to o, as CacheOptions configures it.
 func transformOf(o client.Object) toolscache.TransformFunc {
-	switch o.(type) {
-	case *labkitv1alpha1.JupyterLab:
-		return slimLab
-	case *corev1.Pod:
-		return slimPod
-	case *appsv1.Deployment:
-		return slimDeployment
+	opts := cacheOptions()
+	for kind, by := range opts.ByObject {
+		if reflect.TypeOf(kind) == reflect.TypeOf(o) && by.Transform != nil {
+			return by.Transform
+		}
 	}
-	return slimChild
+	return opts.DefaultTransform
 }
+
+var cacheOptions = sync.OnceValue(func() cache.Options { return CacheOptions(DefaultSettings) })
 
 // slimMeta changes where a child's metadata is stored, not what it says: the cached Secret, Service,
 // volume claim and Ingress equal what the API server sent but for managedFields, and the strings every
