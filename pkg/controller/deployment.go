@@ -8,13 +8,14 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // A lab's Deployment is most of what the cache holds for it: its pod template alone is several
-// kilobytes once decoded. The cache keeps it without its spec (slimDeployment), and the controller
+// kilobytes once decoded. The cache holds only its metadata (slimDeployment), and the controller
 // reads the spec from the API server only when it may have changed. A Deployment's generation goes up
 // with every change to its spec, by anyone; so once the controller has seen that the spec at one
 // generation is as the lab wants it, it need not look again while neither the generation nor what the
@@ -53,7 +54,7 @@ func (r *JupyterLabReconciler) ensureDeployment(ctx context.Context, lab client.
 	key := client.ObjectKeyFromObject(lab)
 	digest := deploymentDigest(desired) // before fetch: a create fills desired in
 	cached := &appsv1.Deployment{}
-	switch out, err := fetch(ctx, r.Client, r.reader(), lab, desired, cached); {
+	switch out, err := fetch(ctx, deploymentMetadata{r.Client}, r.reader(), lab, desired, cached); {
 	case err != nil:
 		return unchanged, nil, nil, err
 	case out == created:
@@ -89,6 +90,25 @@ func (r *JupyterLabReconciler) ensureDeployment(ctx context.Context, lab client.
 		r.rememberChecked(key, live, digest)
 	}
 	return out, live, held, err
+}
+
+// deploymentMetadata reads a Deployment from the cache as what the cache holds of it, its metadata
+// (slimDeployment): the Deployment it fills in has no spec (hasSpec) and no status. Other reads and
+// every write go to the client as they are.
+type deploymentMetadata struct{ client.Client }
+
+func (c deploymentMetadata) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return c.Client.Get(ctx, key, obj, opts...)
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	if err := c.Client.Get(ctx, key, meta, opts...); err != nil {
+		return err
+	}
+	*d = appsv1.Deployment{ObjectMeta: meta.ObjectMeta}
+	return nil
 }
 
 // rememberChecked notes that live, as the API server returned it, is the Deployment the lab wants

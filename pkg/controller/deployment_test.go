@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -17,7 +18,7 @@ import (
 	labkitv1alpha1 "github.com/labkit-dev/labkit/pkg/apis/labkit/v1alpha1"
 )
 
-func TestTheCacheHoldsNoDeploymentSpecAndAStartedControllerReadsEachOnce(t *testing.T) {
+func TestTheCacheHoldsDeploymentsAsMetadataAndAStartedControllerReadsEachOnce(t *testing.T) {
 	t.Parallel()
 	ctx, ns := setup(t)
 	lab := newLab(ns, "checked", 1)
@@ -27,12 +28,18 @@ func TestTheCacheHoldsNoDeploymentSpecAndAStartedControllerReadsEachOnce(t *test
 	live := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: lab.Name, Namespace: ns}}
 	waitForObject(t, ctx, live, "the lab's Deployment", always)
 	cached := &appsv1.Deployment{}
-	if err := mgrClient.Get(ctx, key, cached); err != nil {
+	if err := (deploymentMetadata{mgrClient}).Get(ctx, key, cached); err != nil {
 		t.Fatal(err)
 	}
 	if hasSpec(cached) || cached.Generation != live.Generation || cached.Annotations[TemplateHashAnnotation] == "" {
 		t.Errorf("cached Deployment: spec %+v, generation %d, annotations %v; want no template, generation %d and the template hash",
 			cached.Spec, cached.Generation, cached.Annotations, live.Generation)
+	}
+	// The cache holds Deployments as metadata only; reading one in full from it fails at once, rather
+	// than starting a second watch that would cache every lab's Deployment whole.
+	var notCached *cache.ErrResourceNotCached
+	if err := mgrClient.Get(ctx, key, &appsv1.Deployment{}); !errors.As(err, &notCached) {
+		t.Errorf("a whole Deployment read from the cache: %v; want ErrResourceNotCached", err)
 	}
 
 	// A controller that has just started has checked no Deployment: it reads the lab's once from the

@@ -49,7 +49,9 @@ type JupyterLabReconciler struct {
 	// A change to it reconciles every lab. The manager's cache must hold it: see CacheOptions.
 	Settings types.NamespacedName
 	// APIReader reads what the cache does not hold: the Secrets of token labs (for the token their
-	// Jupyter server accepts) and the claims of spec.volumes. The manager's GetAPIReader; Client when nil.
+	// Jupyter server accepts), the claims of spec.volumes and Deployments in full (the cache holds their
+	// metadata only). The manager's GetAPIReader; Client when nil, which then must not be the
+	// manager's cached client.
 	APIReader client.Reader
 	// Activity reads labs' activity for idle culling; JupyterActivity{} when nil.
 	Activity ActivityReader
@@ -480,7 +482,8 @@ func (r *JupyterLabReconciler) SetupWithManager(mgr ctrl.Manager, opts ...Option
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&labkitv1alpha1.JupyterLab{}).
-		Owns(&appsv1.Deployment{}).
+		// As metadata only: the cache holds no Deployment's spec or status (slimDeployment).
+		Owns(&appsv1.Deployment{}, builder.OnlyMetadata).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&corev1.Secret{}).

@@ -363,7 +363,7 @@ func TestALabInItsDesiredStateCostsNoWrites(t *testing.T) {
 	create(t, ctx, lab)
 	waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionScheduled, metav1.ConditionFalse, labkitv1alpha1.ReasonNoPod)
 
-	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme}
+	r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, APIReader: env.Client}
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: lab.Name}}
 	reconcileWrites := func(ctx context.Context) (int64, error) {
 		before := writesIn(ns)

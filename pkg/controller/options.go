@@ -39,7 +39,9 @@ func WithSkipNameValidation() Option {
 // CacheOptions limits the manager's cache to the objects labs own: pods, secrets and the other children
 // are cached only when they carry the lab label, so the controller's memory does not grow with
 // everything else in the cluster; of the ConfigMaps, only the settings one is cached. Of each object
-// the cache keeps only what the controller reads (transform.go). With
+// the cache keeps only what the controller reads (transform.go): of a Deployment, its metadata. A read
+// of a kind the controller does not watch, or of Deployments in full, fails (ErrResourceNotCached)
+// rather than quietly starting a second watch that would cache them all. With
 // watchNamespaces, labs and their children are watched in those namespaces only, so the controller
 // needs no cluster-wide list or watch (labs elsewhere are not reconciled); without, in every namespace.
 func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cache.Options {
@@ -56,7 +58,8 @@ func CacheOptions(settings types.NamespacedName, watchNamespaces ...string) cach
 		}
 	}
 	return cache.Options{
-		DefaultNamespaces: namespaces,
+		DefaultNamespaces:           namespaces,
+		ReaderFailOnMissingInformer: true,
 		// managedFields are a good part of each cached object, and the controller never reads them;
 		// the rest of the metadata is mostly strings each child repeats (slimMeta).
 		DefaultTransform: slimChild,

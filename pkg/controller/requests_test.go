@@ -91,7 +91,9 @@ func waitForQuietController(t *testing.T, ctx context.Context, ns string, labs [
 	t.Helper()
 	err := testenv.Eventually(ctx, "the cache to hold the labs as the API server does", waitTimeout, func(ctx context.Context) (bool, string, error) {
 		for _, lab := range labs {
-			for _, obj := range []client.Object{&labkitv1alpha1.JupyterLab{}, &appsv1.Deployment{}} {
+			deployment := &metav1.PartialObjectMetadata{} // as the cache holds it
+			deployment.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+			for _, obj := range []client.Object{&labkitv1alpha1.JupyterLab{}, deployment} {
 				key := client.ObjectKey{Namespace: ns, Name: lab.Name}
 				live, cached := obj.DeepCopyObject().(client.Object), obj.DeepCopyObject().(client.Object)
 				if err := env.Client.Get(ctx, key, live); err != nil {

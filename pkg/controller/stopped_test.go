@@ -322,7 +322,7 @@ func TestIdleCulling(t *testing.T) {
 		readyPod(t, ctx, lab)
 		waitForCondition(t, ctx, lab, labkitv1alpha1.ConditionReady, metav1.ConditionTrue, labkitv1alpha1.ReasonPodReady)
 		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(lab)}
-		r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, Activity: JupyterActivity{BaseURL: jupyterOf}}
+		r := &JupyterLabReconciler{Client: mgrClient, Scheme: env.Scheme, APIReader: env.Client, Activity: JupyterActivity{BaseURL: jupyterOf}}
 		if _, err := r.Reconcile(ctx, req); err != nil {
 			t.Fatal(err)
 		}

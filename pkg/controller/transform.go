@@ -5,7 +5,6 @@ import (
 	"slices"
 	"unique"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -124,19 +123,21 @@ func slimPod(in any) (any, error) {
 // ContainersReady, PodReadyToStartContainers), which say nothing those two do not.
 var podConditionsRead = []corev1.PodConditionType{corev1.PodScheduled, corev1.PodReady}
 
-// slimDeployment keeps of a lab's Deployment its metadata (owner, generation, the annotations that say
-// how its template was rendered) and its replicas (whether the lab runs). The rest of its spec is read
-// from the API server when the controller has not checked it at this generation (convergeDeployment).
-// Its status, whose conditions alone are two sentences, is dropped: a lab's status is made of its pod
-// and its volume, and a change to the Deployment's status still wakes the lab's reconcile.
+// slimDeployment keeps a lab's Deployment as the cache holds it: its metadata only (owner, generation,
+// the annotations that say how its template was rendered), which is all the API server sends a
+// metadata watch (SetupWithManager). The spec is read from the API server when the controller has not
+// checked it at this generation (ensureDeployment); the status, whose conditions alone are two
+// sentences, is never read: a lab's status is made of its pod and its volume, and a change to the
+// Deployment's status still changes its metadata's resourceVersion, which wakes the lab's reconcile.
+// Even emptied, a Deployment's struct is a kilobyte more than its metadata. A whole Deployment here
+// means something reads Deployments from the cache in full, which would double what it holds of them:
+// it is refused, so that the read fails rather than quietly costing the memory.
 func slimDeployment(in any) (any, error) {
-	d, ok := in.(*appsv1.Deployment)
+	d, ok := in.(*metav1.PartialObjectMetadata)
 	if !ok {
-		return notSlimmed(in, "Deployment")
+		return notSlimmed(in, "Deployment's metadata")
 	}
 	slimMeta(d)
-	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}
-	d.Status = appsv1.DeploymentStatus{}
 	return d, nil
 }
 

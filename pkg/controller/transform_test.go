@@ -133,22 +133,26 @@ func TestSlimLabDropsOnlyWhatTheControllerNeverReads(t *testing.T) {
 	}
 }
 
-func TestSlimDeploymentKeepsItsMetadataAndReplicasOnly(t *testing.T) {
+// The cache watches a lab's Deployment as metadata only; the transform keeps that metadata (slimmed)
+// and refuses a whole Deployment, which only a read of Deployments in full from the cache would bring.
+func TestSlimDeploymentKeepsItsMetadataOnly(t *testing.T) {
 	t.Parallel()
 	d := desiredDeployment(newLab("ns", "lab", 1), Inputs{APIToken: "t0k3n"})
-	d.Generation, d.UID = 3, "u1"
+	d.Generation, d.UID, d.ResourceVersion = 3, "u1", "42"
 	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager"}}
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."}}}
-	want := &appsv1.Deployment{ObjectMeta: *d.ObjectMeta.DeepCopy(), Spec: appsv1.DeploymentSpec{Replicas: d.Spec.Replicas}}
+	meta := &metav1.PartialObjectMetadata{ObjectMeta: *d.ObjectMeta.DeepCopy()}
+	meta.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	want := meta.DeepCopy()
 	want.ManagedFields = nil
-	out, err := slimDeployment(d)
+	out, err := slimDeployment(meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := out.(*appsv1.Deployment); !equality.Semantic.DeepEqual(got, want) {
+	if got := out.(*metav1.PartialObjectMetadata); !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("cached Deployment %+v, want %+v", got, want)
+	}
+	if out, err := slimDeployment(d); err == nil {
+		t.Errorf("a whole Deployment was cached as %+v; want an error", out)
 	}
 }
 
