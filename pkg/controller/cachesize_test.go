@@ -103,9 +103,7 @@ func asWatched(o client.Object) client.Object {
 	if !ok {
 		return o
 	}
-	meta := &metav1.PartialObjectMetadata{ObjectMeta: d.ObjectMeta}
-	meta.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
-	return meta
+	return deploymentMeta(d.ObjectMeta)
 }
 
 // transformOf is the transform the cache applies to o, as CacheOptions configures it for o's kind.

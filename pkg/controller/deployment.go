@@ -102,13 +102,19 @@ func (c deploymentMetadata) Get(ctx context.Context, key client.ObjectKey, obj c
 	if !ok {
 		return c.Client.Get(ctx, key, obj, opts...)
 	}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	meta := deploymentMeta(metav1.ObjectMeta{})
 	if err := c.Client.Get(ctx, key, meta, opts...); err != nil {
 		return err
 	}
 	*d = appsv1.Deployment{ObjectMeta: meta.ObjectMeta}
 	return nil
+}
+
+// deploymentMeta is a Deployment as the cache holds it, its metadata only, with meta.
+func deploymentMeta(meta metav1.ObjectMeta) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{ObjectMeta: meta}
+	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	return m
 }
 
 // rememberChecked notes that live, as the API server returned it, is the Deployment the lab wants

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -91,9 +90,7 @@ func waitForQuietController(t *testing.T, ctx context.Context, ns string, labs [
 	t.Helper()
 	err := testenv.Eventually(ctx, "the cache to hold the labs as the API server does", waitTimeout, func(ctx context.Context) (bool, string, error) {
 		for _, lab := range labs {
-			deployment := &metav1.PartialObjectMetadata{} // as the cache holds it
-			deployment.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
-			for _, obj := range []client.Object{&labkitv1alpha1.JupyterLab{}, deployment} {
+			for _, obj := range []client.Object{&labkitv1alpha1.JupyterLab{}, deploymentMeta(metav1.ObjectMeta{})} {
 				key := client.ObjectKey{Namespace: ns, Name: lab.Name}
 				live, cached := obj.DeepCopyObject().(client.Object), obj.DeepCopyObject().(client.Object)
 				if err := env.Client.Get(ctx, key, live); err != nil {

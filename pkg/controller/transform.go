@@ -130,8 +130,10 @@ var podConditionsRead = []corev1.PodConditionType{corev1.PodScheduled, corev1.Po
 // sentences, is never read: a lab's status is made of its pod and its volume, and a change to the
 // Deployment's status still changes its metadata's resourceVersion, which wakes the lab's reconcile.
 // Even emptied, a Deployment's struct is a kilobyte more than its metadata. A whole Deployment here
-// means something reads Deployments from the cache in full, which would double what it holds of them:
-// it is refused, so that the read fails rather than quietly costing the memory.
+// means a watch of Deployments in full (say, the OnlyMetadata left out), which would double what the
+// cache holds of them: it is refused, so that watch caches nothing rather than quietly costing the
+// memory. Without the metadata watch, every lab then shows the mistake as a ReconcileError ("apps/v1,
+// Kind=Deployment is not cached": CacheOptions refuses reads of kinds the controller does not watch).
 func slimDeployment(in any) (any, error) {
 	d, ok := in.(*metav1.PartialObjectMetadata)
 	if !ok {

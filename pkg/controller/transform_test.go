@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -140,8 +139,7 @@ func TestSlimDeploymentKeepsItsMetadataOnly(t *testing.T) {
 	d := desiredDeployment(newLab("ns", "lab", 1), Inputs{APIToken: "t0k3n"})
 	d.Generation, d.UID, d.ResourceVersion = 3, "u1", "42"
 	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-controller-manager"}}
-	meta := &metav1.PartialObjectMetadata{ObjectMeta: *d.ObjectMeta.DeepCopy()}
-	meta.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	meta := deploymentMeta(*d.ObjectMeta.DeepCopy())
 	want := meta.DeepCopy()
 	want.ManagedFields = nil
 	out, err := slimDeployment(meta)
