@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/labkit-dev/labkit/pkg/harness/intervals"
@@ -30,6 +31,20 @@ func TestScaleStretchesOnlyTheWaitsOnEveryLab(t *testing.T) {
 		}
 		if got, want := stack.Waits.Get(name), before.Get(name); got != want {
 			t.Errorf("%s: got %+v at --scale=5, want it unchanged, %+v", name, got, want)
+		}
+	}
+}
+
+func TestThroughAPIFalseNeedsTheGitOpsPath(t *testing.T) {
+	err := checkPaths(options{throughAPI: false}, stack.ProviderLocal, false)
+	if err == nil || !strings.Contains(err.Error(), "--through-api=false") || !strings.Contains(err.Error(), "--provider="+stack.ProviderKind) {
+		t.Errorf("--through-api=false without Argo CD: got %v, want a refusal naming the flag and the provider that has the GitOps path", err)
+	}
+	for _, o := range []struct {
+		api, argo bool
+	}{{true, false}, {true, true}, {false, true}} {
+		if err := checkPaths(options{throughAPI: o.api}, stack.ProviderKind, o.argo); err != nil {
+			t.Errorf("through the API %v, Argo CD %v: got %v, want no error", o.api, o.argo, err)
 		}
 	}
 }

@@ -74,6 +74,9 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := checkPaths(o, provider.Name, cluster.ArgoCD()); err != nil {
+		return err
+	}
 	fmt.Printf("bench-scale: KUBECONFIG=%s\n", cluster.Kubeconfig())
 	c, err := newClient(cluster.RESTConfig())
 	if err != nil {
@@ -104,7 +107,10 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	sets := 1
+	sets := 0
+	if o.throughAPI {
+		sets++
+	}
 	if o.baseline {
 		sets++
 	}
@@ -128,20 +134,25 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 			return err
 		}
 	}
-	r.add("(a) through the API", "namespace %s", apiNS)
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apiNS}}); err != nil {
-		return err
-	}
-	if err := createAndMeasure(ctx, r, c, ctrl, apiLabs, "through the API", createLabs); err != nil {
-		return err
-	}
-	last := apiNS
-	if cluster.ArgoCD() {
-		start = time.Now()
-		if err := deleteNamespace(ctx, c, apiNS); err != nil {
+	last := ""
+	if o.throughAPI {
+		r.add("(a) through the API", "namespace %s", apiNS)
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apiNS}}); err != nil {
 			return err
 		}
-		r.add(fmt.Sprintf("%d labs deleted, their namespace gone", len(apiLabs)), "%.1f s", time.Since(start).Seconds())
+		if err := createAndMeasure(ctx, r, c, ctrl, apiLabs, "through the API", createLabs); err != nil {
+			return err
+		}
+		last = apiNS
+	}
+	if cluster.ArgoCD() {
+		if last != "" {
+			start = time.Now()
+			if err := deleteNamespace(ctx, c, last); err != nil {
+				return err
+			}
+			r.add(fmt.Sprintf("%d labs deleted, their namespace gone", len(apiLabs)), "%.1f s", time.Since(start).Seconds())
+		}
 		if last, err = throughGitOps(ctx, r, cluster, c, ctrl, pools, gitopsNS, log); err != nil {
 			return err
 		}
@@ -153,6 +164,15 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 		return nil
 	}
 	return cullingCost(ctx, r, c, ctrl, jupyter, len(apiLabs), o.cullingPeriod, o.cullingWindow)
+}
+
+// checkPaths refuses a run that would fill the GPUs by no path at all: --through-api=false on a
+// cluster with no Argo CD, where the GitOps path is missing too.
+func checkPaths(o options, provider string, argoCD bool) error {
+	if !o.throughAPI && !argoCD {
+		return fmt.Errorf("--through-api=false leaves nothing to measure: provider %s runs no Argo CD, so there is no GitOps path either; drop the flag, or give --provider=%s", provider, stack.ProviderKind)
+	}
+	return nil
 }
 
 // throughGitOps fills the GPUs again through the GitOps path, once in each layout (docs/gitops-layout.md):
