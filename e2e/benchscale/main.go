@@ -43,7 +43,7 @@ func main() {
 	flag.StringVar(&o.provider, "provider", stack.ProviderAuto, "where to run: kind (needs Docker; adds the GitOps path), local (Docker-free), or auto: kind if a Docker engine answers, else local")
 	flag.StringVar(&o.cluster, "cluster", "labkit-scale", "the cluster the run makes, and deletes after, where the provider names clusters")
 	flag.BoolVar(&o.keepCluster, "keep-cluster", false, "keep the cluster after the run, for a look, where it can outlive the run (kind)")
-	flag.IntVar(&o.scale, "scale", 1, "make kind-config.yaml's fake node pools this many times over: 1 is 1,000 labs, 2 is 2,000, 5 is 5,000")
+	flag.Float64Var(&o.scale, "scale", 1, "make kind-config.yaml's fake node pools this many times over: 1 is 1,000 labs, 2 is 2,000, 5 is 5,000; 0.1 (100 labs) for a quick look")
 	flag.StringVar(&o.root, "root", ".", "the project: kind-config.yaml and cmd/")
 	flag.StringVar(&o.namespace, "namespace", "scale", "namespace of the labs")
 	flag.BoolVar(&o.baseline, "baseline", true, "first time the objects of the labs created directly, with no controller: the floor under the labs' figure")
@@ -93,7 +93,7 @@ func main() {
 var labWaits = []string{"wait-labs-ready"}
 
 // stretchWaits applies -intervals and -interval-scale to stack.Waits, and scale to labWaits.
-func stretchWaits(f *intervals.Flags, scale int) error {
+func stretchWaits(f *intervals.Flags, scale float64) error {
 	waits, err := f.Apply(stack.Waits)
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func stretchWaits(f *intervals.Flags, scale int) error {
 	more := intervals.Table{}
 	for _, name := range labWaits {
 		iv := waits.Get(name)
-		iv.Timeout *= time.Duration(max(scale, 1)) // a scale under 1 is refused by scalePools, saying what to give
+		iv.Timeout = time.Duration(float64(iv.Timeout) * max(scale, 1)) // fewer labs keep the timeouts for 1,000
 		more[name] = iv
 	}
 	stack.Waits = waits.With(more)
@@ -115,7 +115,7 @@ type options struct {
 	throughAPI        bool
 	root, namespace   string
 	labctlRuns        int
-	scale             int
+	scale             float64
 	controllerArgs    stringList
 	cullingPeriod     time.Duration
 	cullingWindow     time.Duration

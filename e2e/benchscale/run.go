@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -115,10 +116,10 @@ func run(ctx context.Context, provider stack.Provider, o options) (err error) {
 		sets++
 	}
 	if cluster.ArgoCD() {
-		sets += len(generator.Layouts)
+		sets += gitPasses
 	}
-	// And one more GPU lab to be refused, and two late labs per layout.
-	volumes := sets*len(apiLabs) + 1 + 2*len(generator.Layouts)
+	// And one more GPU lab to be refused, and two late labs per GitOps pass.
+	volumes := sets*len(apiLabs) + 1 + 2*gitPasses
 	start = time.Now()
 	if err := fakenodes.CreateVolumes(ctx, c, "bench", volumes, false); err != nil {
 		return err
@@ -175,6 +176,10 @@ func checkPaths(o options, provider string, argoCD bool) error {
 	return nil
 }
 
+// gitPasses is how many times throughGitOps fills the GPUs: once per layout, and once through an
+// ApplicationSet.
+var gitPasses = len(generator.Layouts) + 1
+
 // throughGitOps fills the GPUs again through the GitOps path, once in each layout (docs/gitops-layout.md):
 // one commit of every lab, synced by Argo CD's app of apps, then two labs more committed one by one
 // into the branch that holds them, one with the refresh nudge labctl --wait gives and one without.
@@ -195,7 +200,7 @@ func throughGitOps(ctx context.Context, r *report, cluster stack.Cluster, c clie
 	}
 	for i, layout := range []generator.Layout{generator.LayoutNamespace, generator.LayoutLab} {
 		ns = prefix + "-" + string(layout)
-		r.add(fmt.Sprintf("(%c) through GitOps, layout %q", 'b'+i, layout), "namespace %s: one commit, Argo CD app of apps, controller", ns)
+		r.add(fmt.Sprintf("(%c) through GitOps, layout %q", 'b'+2*i, layout), "namespace %s: one commit, Argo CD app of apps, controller", ns)
 		pub := *g.Publisher
 		pub.Target.Layout = layout
 		labs, err := planLabs(ctx, c, pools, ns, fakenodes.VolumeClass)
@@ -219,13 +224,23 @@ func throughGitOps(ctx context.Context, r *report, cluster stack.Cluster, c clie
 		if err := createAndMeasure(ctx, r, c, ctrl, labs, "by Argo CD (root app synced)", commit); err != nil {
 			return "", err
 		}
-		for k, nudge := range []bool{true, false} {
-			if err := oneMoreThroughGit(ctx, r, c, &pub, ns, len(labs)+k, nudge); err != nil {
-				return "", err
-			}
+		nudge := func(ctx context.Context, name string) error {
+			src := labstatus.Sources{Cluster: c, ArgoNamespace: stack.ArgoCDNamespace}
+			_, err := labstatus.Nudge(ctx, src, pub.Target, ns, name)
+			return err
+		}
+		poll := fmt.Sprintf("Argo CD polls Git every %s", argoCDReconciliation)
+		if err := oneMoreThroughGit(ctx, r, c, &pub, ns, len(labs), nudge, poll); err != nil {
+			return "", err
+		}
+		if err := oneMoreThroughGit(ctx, r, c, &pub, ns, len(labs)+1, nil, poll); err != nil {
+			return "", err
 		}
 		if layout == generator.LayoutNamespace {
 			if err := removeThroughGit(ctx, r, c, &pub, ns); err != nil {
+				return "", err
+			}
+			if err := throughApplicationSet(ctx, r, c, ctrl, g.Publisher, pools, prefix+"-applicationset"); err != nil {
 				return "", err
 			}
 		}
@@ -234,17 +249,18 @@ func throughGitOps(ctx context.Context, r *report, cluster stack.Cluster, c clie
 }
 
 // oneMoreThroughGit commits one CPU lab more into the branch, which holds the have labs of ns
-// already, and reports how long until it is Ready: what a person feels. With nudge it refreshes the
-// root Application and the lab's as labctl --wait does; without, Argo CD sees the commit at its next
-// reconciliation of the repository.
-func oneMoreThroughGit(ctx context.Context, r *report, c client.WithWatch, pub *generator.Publisher, ns string, have int, nudge bool) error {
+// already, and reports how long until it is Ready: what a person feels. A nudge, if not nil, is called
+// right after the push with the lab's name (labctl --wait refreshes the root Application and the
+// lab's); without one, Argo CD sees the commit when it next polls Git, as poll says.
+func oneMoreThroughGit(ctx context.Context, r *report, c client.WithWatch, pub *generator.Publisher, ns string, have int,
+	nudge func(ctx context.Context, name string) error, poll string) error {
 	m, err := newLabMaker(ctx, c)
 	if err != nil {
 		return err
 	}
 	name, how := "late-nudged", "with the refresh nudge"
-	if !nudge {
-		name, how = "late-polled", fmt.Sprintf("without a nudge (Argo CD polls Git every %s)", argoCDReconciliation)
+	if nudge == nil {
+		name, how = "late-polled", "without a nudge ("+poll+")"
 	}
 	l, err := m.build(generator.Request{Name: name, Namespace: ns, StorageClass: fakenodes.VolumeClass})
 	if err != nil {
@@ -259,9 +275,8 @@ func oneMoreThroughGit(ctx context.Context, r *report, c client.WithWatch, pub *
 	if _, _, err := pub.Create(ctx, []lab{l}, false); err != nil {
 		return err
 	}
-	if nudge {
-		src := labstatus.Sources{Cluster: c, ArgoNamespace: stack.ArgoCDNamespace}
-		if _, err := labstatus.Nudge(ctx, src, pub.Target, ns, name); err != nil {
+	if nudge != nil {
+		if err := nudge(ctx, name); err != nil {
 			return err
 		}
 	}
@@ -306,14 +321,15 @@ func removeThroughGit(ctx context.Context, r *report, c client.Client, pub *gene
 	return nil
 }
 
-// scalePools multiplies every pool's node count by scale, for runs at 2,000 or 5,000 labs.
-func scalePools(pools []fakenodes.Pool, scale int) ([]fakenodes.Pool, error) {
-	if scale < 1 {
-		return nil, fmt.Errorf("--scale=%d: give how many times kind-config.yaml's fake node pools to make, 1 or more (1 is 1,000 labs, 5 is 5,000)", scale)
+// scalePools multiplies every pool's node count by scale, for runs at 2,000 or 5,000 labs, or 100;
+// a pool keeps at least one node.
+func scalePools(pools []fakenodes.Pool, scale float64) ([]fakenodes.Pool, error) {
+	if !(scale > 0) || math.IsInf(scale, 0) {
+		return nil, fmt.Errorf("--scale=%v: give how many times over to make kind-config.yaml's fake node pools, a number above 0 (1 is 1,000 labs, 5 is 5,000, 0.1 is 100)", scale)
 	}
 	out := make([]fakenodes.Pool, len(pools))
 	for i, p := range pools {
-		p.Count *= scale
+		p.Count = max(1, int(math.Round(float64(p.Count)*scale)))
 		out[i] = p
 	}
 	return out, nil
@@ -365,6 +381,7 @@ func createAndMeasure(ctx context.Context, r *report, c client.WithWatch, ctrl *
 // each with Git at upstream's interval, 120 s, not every 10 s as the e2e suite has it: the new commit is
 // seen at once anyway, through a refresh of the root Application.
 var argoCDForScale = []argocd.Option{
+	argocd.WithApplicationSet(), // for the ApplicationSet pass (appset.go)
 	argocd.WithCommandParameters(map[string]string{"controller.status.processors": "50", "controller.operation.processors": "25"}),
 	argocd.WithReconciliationTimeout(argoCDReconciliation),
 }
