@@ -222,7 +222,10 @@ func Application(lab *labkitv1alpha1.JupyterLab, t Target) *argocd.Application {
 
 // NamespaceApplication is the Argo CD Application that syncs every lab of a namespace (LayoutNamespace):
 // labs/<namespace>/, recursively, into the namespace. It prunes and self-heals, creates the namespace,
-// and carries Argo CD's resources finalizer, so that deleting it deletes the namespace's labs.
+// and carries Argo CD's resources finalizer, so that deleting it deletes the namespace's labs. A sync
+// applies only the labs that differ from Git (ApplyOutOfSyncOnly, Argo CD's "selective sync" for
+// Applications of many resources): otherwise each commit would apply every lab of the namespace again,
+// and one more lab beside 1,000 waited for the other 1,000 (bench-scale: 12.1 s with the refresh nudge).
 func NamespaceApplication(namespace string, t Target) *argocd.Application {
 	t = t.withDefaults()
 	return &argocd.Application{
@@ -239,7 +242,7 @@ func NamespaceApplication(namespace string, t Target) *argocd.Application {
 			Destination: argocd.Destination{Server: "https://kubernetes.default.svc", Namespace: namespace},
 			SyncPolicy: &argocd.SyncPolicy{
 				Automated:   &argocd.Automated{Prune: true, SelfHeal: true},
-				SyncOptions: []string{"CreateNamespace=true"},
+				SyncOptions: []string{"CreateNamespace=true", "ApplyOutOfSyncOnly=true"},
 			},
 		},
 	}

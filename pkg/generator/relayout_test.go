@@ -56,6 +56,10 @@ func TestTheNamespaceLayoutWritesOneApplicationForAllTheNamespacesLabs(t *testin
 		app.Spec.Destination.Namespace != "team-a" || !slices.Contains(app.Finalizers, argocd.ResourcesFinalizer) {
 		t.Errorf("namespace Application = %+v; want ns-team-a syncing labs/team-a recursively into team-a, with the resources finalizer", app)
 	}
+	// A sync applies only the labs that changed, not every lab of the namespace again.
+	if p := app.Spec.SyncPolicy; p == nil || !slices.Equal(p.SyncOptions, []string{"CreateNamespace=true", "ApplyOutOfSyncOnly=true"}) {
+		t.Errorf("namespace Application's sync policy = %+v; want it to create the namespace and apply only what is out of sync", p)
+	}
 	if name, err := p.ApplicationOf(ctx, "team-a", "four"); err != nil || name != "ns-team-a" {
 		t.Errorf("ApplicationOf(team-a/four) = %q, %v; want ns-team-a", name, err)
 	}
