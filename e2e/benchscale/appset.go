@@ -107,6 +107,11 @@ func throughApplicationSet(ctx context.Context, r *report, c client.WithWatch, c
 	}); err != nil {
 		return err
 	}
+	// Made refreshed, as a webhook for the branch's first push would leave it: else the repo server
+	// answers from the branches of the repository it last listed, without this one ("unable to
+	// resolve 'scale-applicationset' to a commit SHA: revision not found", seen on kind), and the
+	// applicationset controller retries with a growing backoff.
+	set.SetAnnotations(map[string]string{appSetRefresh: "true"})
 	if err := c.Create(ctx, set); err != nil {
 		return err
 	}
