@@ -88,7 +88,11 @@ func newCommand(env surroundings) *cobra.Command {
 		"with --leader-elect: how long the leader keeps trying to renew its Lease before it stops leading; less than the lease duration")
 	f.DurationVar(&flags.lease.retry, flagRetryPeriod, DefaultRetryPeriod,
 		"with --leader-elect: how often the replicas try to take or renew the Lease; the renew deadline must be more than 1.2 times it")
-	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 4, "how many labs are reconciled at once")
+	// A new lab's reconcile is about six requests one after the other, so the workers wait on the API
+	// server far more than they compute: on kind, 4 of them made 1,000 labs' children at 3.7 labs a
+	// second at 5% of a core. With 16, 1,000 labs through the API were Ready in 110.3 s against 139.2 s
+	// with 4, one run each, one after the other, on the local provider (bench-scale).
+	f.IntVar(&flags.concurrency, "max-concurrent-reconciles", 16, "how many labs are reconciled at once")
 	// A new lab costs about 7.3 writes (four children, three status writes), so at 100 a second the
 	// controller keeps up with a thousand labs made at once about as fast as the control plane runs
 	// them (make bench-scale); the API server's priority and fairness still guards it.
