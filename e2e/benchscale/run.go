@@ -183,8 +183,9 @@ var gitPasses = len(generator.Layouts) + 1
 // throughGitOps fills the GPUs again through the GitOps path, once in each layout (docs/gitops-layout.md):
 // one commit of every lab, synced by Argo CD's app of apps, then two labs more committed one by one
 // into the branch that holds them, one with the refresh nudge labctl --wait gives and one without.
-// The namespace layout's labs are then removed through Git, so that the lab layout's fill the same
-// GPUs; those stay, in the namespace it returns.
+// The namespace layout's labs are then removed through Git, and the GPUs filled and emptied once more
+// through an ApplicationSet (throughApplicationSet), so that the lab layout's fill the same GPUs;
+// those stay, in the namespace it returns.
 func throughGitOps(ctx context.Context, r *report, cluster stack.Cluster, c client.WithWatch, ctrl *controller,
 	pools []fakenodes.Pool, prefix string, log logr.Logger) (ns string, err error) {
 	host, err := cluster.HostAddress(ctx)
