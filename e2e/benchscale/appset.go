@@ -58,24 +58,30 @@ func applicationSet(ns string, t generator.Target) (*unstructured.Unstructured, 
 	delete(tmpl, "apiVersion")
 	delete(tmpl, "kind")
 	delete(tmpl, "status")
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"metadata": map[string]any{"name": appSetName(ns), "namespace": stack.ArgoCDNamespace},
-		"spec": map[string]any{
-			"goTemplate":        true,
-			"goTemplateOptions": []any{"missingkey=error"},
-			"generators": []any{map[string]any{"git": map[string]any{
-				"repoURL":  t.RepoURL,
-				"revision": t.Revision,
-				"files":    []any{map[string]any{"path": path.Join(generator.LabsDir, ns, "*", "jupyterlab.yaml")}},
-			}}},
-			"template": tmpl,
-		},
-	}}
-	u.SetGroupVersionKind(appSetGVK)
+	u := appSetObject(appSetName(ns))
+	u.Object["spec"] = map[string]any{
+		"goTemplate":        true,
+		"goTemplateOptions": []any{"missingkey=error"},
+		"generators": []any{map[string]any{"git": map[string]any{
+			"repoURL":  t.RepoURL,
+			"revision": t.Revision,
+			"files":    []any{map[string]any{"path": path.Join(generator.LabsDir, ns, "*", "jupyterlab.yaml")}},
+		}}},
+		"template": tmpl,
+	}
 	return u, nil
 }
 
 func appSetName(ns string) string { return "labs-" + ns }
+
+// appSetObject is the ApplicationSet name in Argo CD's namespace, to get, patch or delete.
+func appSetObject(name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(appSetGVK)
+	u.SetNamespace(stack.ArgoCDNamespace)
+	u.SetName(name)
+	return u
+}
 
 // throughApplicationSet fills the GPUs through an ApplicationSet (see appSetBranch): one commit of
 // every lab to its branch, the ApplicationSet refreshed, until all are Ready; then one lab more with
@@ -152,10 +158,9 @@ func throughApplicationSet(ctx context.Context, r *report, c client.WithWatch, c
 // waitAppSetUpToDate waits until the applicationset controller says the ApplicationSet's Applications
 // are as its generator and template make them (condition ResourcesUpToDate).
 func waitAppSetUpToDate(ctx context.Context, c client.Client, name string) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(appSetGVK)
+	u := appSetObject(name)
 	return stack.Waits.Until(ctx, "wait-app-synced", func(ctx context.Context) (string, error) {
-		if err := c.Get(ctx, client.ObjectKey{Namespace: stack.ArgoCDNamespace, Name: name}, u); err != nil {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
 			return "", err
 		}
 		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
@@ -173,10 +178,7 @@ func waitAppSetUpToDate(ctx context.Context, c client.Client, name string) error
 
 // refreshAppSet asks the applicationset controller to read Git now.
 func refreshAppSet(ctx context.Context, c client.Writer, name string) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(appSetGVK)
-	u.SetNamespace(stack.ArgoCDNamespace)
-	u.SetName(name)
+	u := appSetObject(name)
 	patch := []byte(`{"metadata":{"annotations":{"` + appSetRefresh + `":"true"}}}`)
 	if err := c.Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("refresh applicationset %s: %w", name, err)
@@ -187,10 +189,7 @@ func refreshAppSet(ctx context.Context, c client.Writer, name string) error {
 // removeAppSet deletes ns's ApplicationSet in the foreground and waits until it is gone: it goes
 // after its Applications, each of which goes after the lab its finalizer deletes.
 func removeAppSet(ctx context.Context, c client.Client, ns string) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(appSetGVK)
-	u.SetNamespace(stack.ArgoCDNamespace)
-	u.SetName(appSetName(ns))
+	u := appSetObject(appSetName(ns))
 	if err := c.Delete(ctx, u, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil {
 		return fmt.Errorf("delete applicationset %s: %w", u.GetName(), err)
 	}
