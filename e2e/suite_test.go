@@ -53,9 +53,28 @@ type suite struct {
 	// slots bounds how many features run at once: testParallel's run side by side, one per slot.
 	slots chan struct{}
 
-	mu      sync.Mutex
-	failed  bool
-	timings []timing
+	mu       sync.Mutex
+	failed   bool
+	timings  []timing
+	cpuMarks []cpuMark // where each part of the run began, in order
+	sideBy   sync.Once // marks the first of testParallel's features
+}
+
+// cpuMark is the machine's CPU when a part of the run began.
+type cpuMark struct {
+	what string
+	cpu  machineCPU
+}
+
+// markCPU notes that the part what begins now; it does nothing where the machine's CPU cannot be read.
+func (s *suite) markCPU(what string) {
+	m, ok := readMachineCPU()
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cpuMarks = append(s.cpuMarks, cpuMark{what, m})
 }
 
 type timing struct {
@@ -77,6 +96,7 @@ func from(ctx context.Context) *suite { return ctx.Value(suiteKey{}).(*suite) }
 func (s *suite) path(rel string) string { return filepath.Join(s.root, rel) }
 
 func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+	s.markCPU("setup")
 	s.log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
 	root, err := filepath.Abs(s.root)
 	if err != nil {
@@ -99,6 +119,7 @@ func (s *suite) setUp(ctx context.Context, cfg *envconf.Config) (context.Context
 		return ctx, err
 	}
 	s.time("Git server (and root Application synced)", start)
+	s.markCPU("features that run alone")
 	return context.WithValue(ctx, suiteKey{}, s), nil
 }
 
@@ -115,6 +136,7 @@ func (s *suite) serveGit(ctx context.Context) error {
 }
 
 func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+	s.markCPU("teardown")
 	var errs []error
 	if s.git != nil {
 		errs = append(errs, s.git.Close())
@@ -141,6 +163,7 @@ func (s *suite) tearDown(ctx context.Context, _ *envconf.Config) (context.Contex
 		}
 		errs = append(errs, c.Down(context.WithoutCancel(ctx), keep))
 	}
+	s.markCPU("end")
 	s.printTimings()
 	return ctx, errors.Join(errs...)
 }
@@ -154,6 +177,14 @@ func (s *suite) printTimings() {
 	for _, t := range s.timings {
 		fmt.Fprintf(&b, "  %-70s %6.1fs\n", t.what, t.took.Seconds())
 	}
+	// The machine's CPU in each part: a part near 100% was bound by the cores, not by waiting.
+	if marks := s.cpuMarks; len(marks) > 1 {
+		b.WriteString("machine CPU (this machine runs the cluster too):\n")
+		for i := range len(marks) - 1 {
+			fmt.Fprintf(&b, "  %-26s %s\n", marks[i].what+":", cpuSpan(marks[i].cpu, marks[i+1].cpu))
+		}
+		fmt.Fprintf(&b, "  %-26s %s\n", "whole run:", cpuSpan(marks[0].cpu, marks[len(marks)-1].cpu))
+	}
 	fmt.Fprint(os.Stderr, "\n"+b.String())
 	if err := os.MkdirAll(s.artifacts, 0o755); err == nil {
 		_ = os.WriteFile(filepath.Join(s.artifacts, "e2e-timings.txt"), []byte(b.String()), 0o644)
@@ -164,7 +195,7 @@ func (s *suite) printTimings() {
 // what every other feature relies on (the controller, by skaffold) or look at the whole repository.
 func test(t *testing.T, fs ...features.Feature) {
 	t.Helper()
-	testenv.Test(t, withEvidence(fs)...)
+	testenv.Test(t, withEvidence(fs, false)...)
 }
 
 // testParallel runs the features side by side with each other and with those of the other tests that
@@ -174,13 +205,14 @@ func test(t *testing.T, fs ...features.Feature) {
 func testParallel(t *testing.T, fs ...features.Feature) {
 	t.Helper()
 	t.Parallel()
-	testenv.TestInParallel(t, withEvidence(fs)...)
+	testenv.TestInParallel(t, withEvidence(fs, true)...)
 }
 
 // withEvidence gives each feature a first teardown that, when the feature failed, writes evidence to
 // artifacts/<test>/ and its digest to the test's output. It runs before the feature's own teardowns,
-// which delete its labs and namespace: the hooks after a feature would find them gone.
-func withEvidence(fs []features.Feature) []features.Feature {
+// which delete its labs and namespace: the hooks after a feature would find them gone. sideBySide
+// says the features are testParallel's.
+func withEvidence(fs []features.Feature, sideBySide bool) []features.Feature {
 	wrapped := make([]features.Feature, len(fs))
 	for i, f := range fs {
 		steps := slices.Clone(f.Steps())
@@ -189,7 +221,7 @@ func withEvidence(fs []features.Feature) []features.Feature {
 			first = len(steps)
 		}
 		steps = slices.Insert(steps, first, types.Step(evidenceStep{}))
-		wrapped[i] = withSteps{f, slices.Insert(steps, 0, types.Step(slotStep{f.Name()}))}
+		wrapped[i] = withSteps{f, slices.Insert(steps, 0, types.Step(slotStep{f.Name(), sideBySide}))}
 	}
 	return wrapped
 }
@@ -206,7 +238,10 @@ func (f withSteps) Steps() []types.Step { return f.steps }
 // when the feature ends, also when a step ended it early (t.Fatal skips the steps after it and the
 // hooks after the feature). It also times the feature from then, and notes a failure, so the cluster
 // is kept for a look.
-type slotStep struct{ feature string }
+type slotStep struct {
+	feature    string
+	sideBySide bool // one of testParallel's
+}
 
 func (slotStep) Name() string       { return "a slot among the features running at once" }
 func (slotStep) Level() types.Level { return types.LevelSetup }
@@ -217,6 +252,9 @@ func (st slotStep) Func() types.StepFunc {
 		case s.slots <- struct{}{}:
 		case <-ctx.Done():
 			t.Fatalf("feature %q never got to run: %v", st.feature, ctx.Err())
+		}
+		if st.sideBySide {
+			s.sideBy.Do(func() { s.markCPU("features side by side") })
 		}
 		start := time.Now()
 		t.Cleanup(func() {
