@@ -5,10 +5,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -85,22 +86,18 @@ func TestBranches(t *testing.T) {
 			return ctx
 		}).
 		Assess("through three reconciliations of each root, each lab's Application is its environment's alone, at its branch, Synced and Healthy", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Both roots at once: their comparisons come every period or two, whichever is watched.
 			ns := namespace(ctx)
+			labAppOf := map[string]string{} // a root's name -> its lab's Application
+			branchOf := map[string]string{}
 			for _, e := range envsOf(ns) {
 				target := generator.Target{Revision: e.branch, Environment: generator.EnvironmentOf(e.branch)}
-				root, app := generator.RootAppName(target), target.AppName(ns, e.lab)
-				var seen []time.Time
-				waitForAppNamed(ctx, t, root, "three reconciliations of "+root, func(a *argocd.Application) string {
-					if at := a.Status.ReconciledAt; at != nil && (len(seen) == 0 || !at.Time.Equal(seen[len(seen)-1])) {
-						seen = append(seen, at.Time)
-						checkEnvironmentApp(ctx, t, app, root, e.branch)
-					}
-					if len(seen) < 4 {
-						return fmt.Sprintf("%d reconciliations seen", len(seen)-1)
-					}
-					return ""
-				})
+				root := generator.RootAppName(target)
+				labAppOf[root], branchOf[root] = target.AppName(ns, e.lab), e.branch
 			}
+			watchReconciliations(ctx, t, 3, func(root *argocd.Application) {
+				checkEnvironmentApp(ctx, t, labAppOf[root.Name], root.Name, branchOf[root.Name])
+			}, slices.Collect(maps.Keys(labAppOf))...)
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

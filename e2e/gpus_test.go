@@ -157,19 +157,11 @@ func TestGiveGPUsBack(t *testing.T) {
 			}
 			ns := namespace(ctx)
 			app := generator.AppName(ns, "idle")
-			var seen []time.Time
-			waitForAppNamed(ctx, t, app, "three reconciliations", func(a *argocd.Application) string {
-				if at := a.Status.ReconciledAt; at != nil && (len(seen) == 0 || !at.Time.Equal(seen[len(seen)-1])) {
-					seen = append(seen, at.Time)
-				}
+			watchReconciliations(ctx, t, 3, func(a *argocd.Application) {
 				if a.Status.Sync.Status != argocd.SyncStatusSynced {
 					t.Errorf("the culled lab's Application is %s, want Synced: culling must not fight Argo CD", a.Status.Sync.Status)
 				}
-				if len(seen) < 4 {
-					return fmt.Sprintf("%d reconciliations seen", len(seen)-1)
-				}
-				return ""
-			})
+			}, app)
 			for name, want := range map[string]labkitv1alpha1.Phase{"idle": labkitv1alpha1.PhaseStopped, "busy": labkitv1alpha1.PhaseReady} {
 				l := labNamed(ns, name)
 				if err := from(ctx).client.Get(ctx, client.ObjectKeyFromObject(l), l); err != nil {
@@ -313,6 +305,35 @@ func waitForAppNamed(ctx context.Context, t *testing.T, name, what string, unmet
 			return what + ": " + u, nil
 		}
 		return "", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watchReconciliations waits until Argo CD has compared each Application of apps with Git n more times
+// after the suite first saw it, all of them at once, and calls each with an Application at each
+// comparison seen (its status.reconciledAt changed).
+func watchReconciliations(ctx context.Context, t *testing.T, n int, each func(*argocd.Application), apps ...string) {
+	t.Helper()
+	seen := make(map[string][]time.Time, len(apps))
+	err := stack.Waits.Until(ctx, "wait-app-reconciled", func(ctx context.Context) (string, error) {
+		var unmet []string
+		for _, name := range apps {
+			a, err := argocd.Get(ctx, from(ctx).client, stack.ArgoCDNamespace, name)
+			if err != nil {
+				unmet = append(unmet, err.Error()) // not made yet, or a hiccup: look again
+				continue
+			}
+			if at := a.Status.ReconciledAt; at != nil && (len(seen[name]) == 0 || !at.Time.Equal(seen[name][len(seen[name])-1])) {
+				seen[name] = append(seen[name], at.Time)
+				each(a)
+			}
+			if got := len(seen[name]) - 1; got < n {
+				unmet = append(unmet, fmt.Sprintf("%s: %d of %d reconciliations seen", name, max(got, 0), n))
+			}
+		}
+		return strings.Join(unmet, "; "), nil
 	})
 	if err != nil {
 		t.Fatal(err)
