@@ -35,7 +35,6 @@ const (
 const (
 	upstreamNamespace            = "argocd" // the namespace of the service accounts its bindings name
 	applicationSetControllerName = "argocd-applicationset-controller"
-	repoServerName               = "argocd-repo-server"
 	argocdConfigMapName          = "argocd-cm"
 	paramsConfigMapName          = "argocd-cmd-params-cm"
 	healthCustomizationKeyPrefix = "resource.customizations.health."
@@ -100,8 +99,7 @@ func WithHealthCheck(group, kind, luaScript string) Option {
 // WithReconciliationTimeout sets how often Argo CD compares each Application with Git unasked
 // (timeout.reconciliation: 120s upstream, plus up to 60s of jitter, which Install turns off);
 // DefaultReconciliationTimeout by default, so that tests see a new commit fast. Refresh makes it look
-// at once. The repo server then caches a branch's commit for half of it (see revisionCacheArg), so
-// that each comparison sees the branch as it is.
+// at once.
 func WithReconciliationTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.reconciliation = d })
 }
@@ -221,7 +219,6 @@ func (o *options) applyOptions() []apply.Option {
 //   - imagePullPolicy Always becomes IfNotPresent: the harness preloads the images into the nodes,
 //     and Always would make every pod start contact the registry, slowly, or fail offline;
 //   - the applicationset controller gets zero replicas, unless WithApplicationSet;
-//   - the repo server caches a branch's commit for half the reconciliation timeout (revisionCacheArg);
 //   - argocd-cm gets a short reconciliation timeout without jitter (the application controller
 //     and the repo server read it at start, so it must be there before they start) and the health
 //     checks of WithHealthCheck;
@@ -247,9 +244,6 @@ func (o *options) transform(u *unstructured.Unstructured) error {
 		}
 		if u.GetKind() == "Deployment" && u.GetName() == applicationSetControllerName && !o.applicationSet {
 			return unstructured.SetNestedField(u.Object, int64(0), "spec", "replicas")
-		}
-		if u.GetKind() == "Deployment" && u.GetName() == repoServerName {
-			return o.addRepoServerArg(u, revisionCacheArg(o.reconciliation))
 		}
 	case "ConfigMap":
 		var set map[string]string
@@ -281,34 +275,6 @@ func (o *options) transform(u *unstructured.Unstructured) error {
 		}
 	}
 	return nil
-}
-
-// revisionCacheArg is the repo server's flag that caches a branch's commit for half of reconciliation.
-//
-// The repo server caches what commit a branch names for --revision-cache-expiration, which defaults
-// to timeout.reconciliation, and the comparison Argo CD makes unasked, every timeout.reconciliation,
-// reads that cache (only a refresh bypasses it). With the two equal, the comparison after a commit often
-// still gets the commit before it, so a commit that nobody refreshes for is seen after up to two
-// periods: 233.9 s with a 120 s period, measured (make bench-scale). Half the period has expired by
-// every comparison, and still lets the comparisons of many Applications of one branch share one
-// lookup.
-func revisionCacheArg(reconciliation time.Duration) string {
-	return "--revision-cache-expiration=" + (reconciliation / 2).String()
-}
-
-// addRepoServerArg appends arg to the repo server container's args.
-func (o *options) addRepoServerArg(u *unstructured.Unstructured, arg string) error {
-	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
-	for _, c := range containers {
-		m, ok := c.(map[string]any)
-		if !ok || m["name"] != repoServerName {
-			continue
-		}
-		args, _ := m["args"].([]any)
-		m["args"] = append(args, arg)
-		return unstructured.SetNestedSlice(u.Object, containers, "spec", "template", "spec", "containers")
-	}
-	return fmt.Errorf("Argo CD %s: Deployment %s has no container %s to give %s", o.version, repoServerName, repoServerName, arg)
 }
 
 // waitReady waits until each Deployment and StatefulSet has observed its spec and has all its

@@ -29,7 +29,6 @@ return hs`
 		appSetReplicas int32
 		argocdCM       map[string]string // entries argocd-cm must have
 		params         map[string]string // entries argocd-cmd-params-cm must have
-		revisionCache  string            // the repo server's --revision-cache-expiration
 	}{
 		{
 			name: "defaults and health checks",
@@ -38,7 +37,6 @@ return hs`
 				argocd.WithHealthCheck("", "PersistentVolumeClaim", pvcHealth),
 			},
 			appSetReplicas: 0,
-			revisionCache:  "5s",
 			argocdCM: map[string]string{
 				"timeout.reconciliation":                               "10s",
 				"timeout.reconciliation.jitter":                        "0s",
@@ -52,7 +50,6 @@ return hs`
 				argocd.WithCommandParameters(map[string]string{"controller.status.processors": "50"}),
 				argocd.WithCommandParameters(map[string]string{"controller.operation.processors": "25"})},
 			appSetReplicas: 1,
-			revisionCache:  "45s",
 			argocdCM:       map[string]string{"timeout.reconciliation": "1m30s"},
 			params:         map[string]string{"controller.status.processors": "50", "controller.operation.processors": "25"},
 		},
@@ -101,15 +98,6 @@ return hs`
 			}
 			if len(templates) != 4 {
 				t.Errorf("workloads = %d, want 4 (application controller, applicationset controller, repo server, redis)", len(templates))
-			}
-			var repoArgs []string
-			for _, c := range templates["argocd-repo-server"].Containers {
-				if c.Name == "argocd-repo-server" {
-					repoArgs = c.Args
-				}
-			}
-			if want := "--revision-cache-expiration=" + tt.revisionCache; len(repoArgs) < 2 || repoArgs[0] != "/usr/local/bin/argocd-repo-server" || repoArgs[len(repoArgs)-1] != want {
-				t.Errorf("repo server args = %q, want upstream's with %s last", repoArgs, want)
 			}
 			for name, spec := range templates {
 				for _, c := range append(spec.InitContainers, spec.Containers...) {
