@@ -21,7 +21,7 @@ var Waits = intervals.Table{
 	"wait-lab-stopped":       {Timeout: 3 * time.Minute, Poll: 500 * time.Millisecond},
 	"wait-restored":          {Timeout: time.Minute, Poll: 250 * time.Millisecond},
 	"wait-gone":              {Timeout: 3 * time.Minute, Poll: 250 * time.Millisecond},
-	"wait-app-reconciled":    {Timeout: 2 * time.Minute, Poll: 500 * time.Millisecond}, // several Argo CD reconciliations (every 10 s in the suite)
+	"wait-app-reconciled":    {Timeout: 2 * time.Minute, Poll: 500 * time.Millisecond}, // several Argo CD reconciliations (every 5 s in the suite)
 	// labctl's own waits (its --timeout).
 	"wait-labctl": {Timeout: 5 * time.Minute, Poll: time.Second},
 	// A new controller pod: skaffold's redeploys, Delve.

@@ -2,6 +2,8 @@ package argocd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,7 +28,7 @@ import (
 // Defaults of the options, and the name of Install's wait in its errors.
 const (
 	DefaultNamespace             = "argocd"
-	DefaultReconciliationTimeout = 10 * time.Second
+	DefaultReconciliationTimeout = 5 * time.Second
 	DefaultReadyTimeout          = 5 * time.Minute
 	ReadyTimeoutName             = "wait-argocd-ready"
 )
@@ -41,6 +43,11 @@ const (
 	reconciliationTimeoutKey     = "timeout.reconciliation"
 	reconciliationJitterKey      = "timeout.reconciliation.jitter"
 )
+
+// SettingsAnnotation is on the pod template of every Argo CD workload Install applies: a digest of
+// the settings its components read only when they start (see startSettings). Installing again with
+// other settings changes it, so the pods are replaced and read them; with the same, nothing rolls.
+const SettingsAnnotation = "harness.labkit.dev/argocd-settings"
 
 // pollInterval is how often a wait reads the objects it waits on.
 const pollInterval = 250 * time.Millisecond
@@ -222,13 +229,22 @@ func (o *options) applyOptions() []apply.Option {
 //   - argocd-cm gets a short reconciliation timeout without jitter (the application controller
 //     and the repo server read it at start, so it must be there before they start) and the health
 //     checks of WithHealthCheck;
-//   - service accounts bound in upstream's namespace "argocd" are bound in the install namespace.
+//   - service accounts bound in upstream's namespace "argocd" are bound in the install namespace;
+//   - every Deployment's and StatefulSet's pod template carries SettingsAnnotation.
 //
 // Plain HTTP Git repositories need nothing: argocd-cmd-params-cm only holds TLS settings of Argo CD's
 // own servers, and repositories are reached as their URL says.
 func (o *options) transform(u *unstructured.Unstructured) error {
 	switch u.GetKind() {
 	case "Deployment", "StatefulSet":
+		annotations, _, _ := unstructured.NestedStringMap(u.Object, "spec", "template", "metadata", "annotations")
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[SettingsAnnotation] = o.settingsDigest()
+		if err := unstructured.SetNestedStringMap(u.Object, annotations, "spec", "template", "metadata", "annotations"); err != nil {
+			return err
+		}
 		for _, field := range []string{"initContainers", "containers"} {
 			containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", field)
 			for _, c := range containers {
@@ -249,7 +265,7 @@ func (o *options) transform(u *unstructured.Unstructured) error {
 		var set map[string]string
 		switch u.GetName() {
 		case argocdConfigMapName:
-			set = map[string]string{reconciliationTimeoutKey: o.reconciliation.String(), reconciliationJitterKey: "0s"}
+			set = o.reconciliationSettings()
 			maps.Copy(set, o.healthChecks)
 		case paramsConfigMapName:
 			set = o.params
@@ -411,4 +427,25 @@ func deleteApplications(ctx context.Context, c client.Client, o *options) error 
 			ReadyTimeoutName, o.namespace, o.readyTimeout, last, err)
 	}
 	return nil
+}
+
+// reconciliationSettings are the argocd-cm entries of the reconciliation timeout, without jitter.
+func (o *options) reconciliationSettings() map[string]string {
+	return map[string]string{reconciliationTimeoutKey: o.reconciliation.String(), reconciliationJitterKey: "0s"}
+}
+
+// settingsDigest digests what Argo CD's components read from their ConfigMaps only when they start:
+// the reconciliation timeout and jitter (environment variables from argocd-cm) and every command
+// parameter (argocd-cmd-params-cm). Health checks are left out: Argo CD reads them as they change.
+// On a reused cluster, a setting that changed would otherwise wait for a restart nobody makes.
+func (o *options) settingsDigest() string {
+	settings := o.reconciliationSettings()
+	for k, v := range o.params {
+		settings[paramsConfigMapName+"/"+k] = v
+	}
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		fmt.Fprintf(h, "%s=%s\n", k, settings[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -3,6 +3,7 @@ package argocd_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ return hs`
 			},
 			appSetReplicas: 0,
 			argocdCM: map[string]string{
-				"timeout.reconciliation":                               "10s",
+				"timeout.reconciliation":                               "5s",
 				"timeout.reconciliation.jitter":                        "0s",
 				"resource.customizations.health.example.com_Widget":    argocd.HealthCheckFromConditions("Ready"),
 				"resource.customizations.health.PersistentVolumeClaim": pvcHealth,
@@ -107,6 +108,17 @@ return hs`
 				}
 			}
 
+			// Every pod template carries the digest of the settings read at start (installing again
+			// below: with the same settings nothing rolls, with another reconciliation timeout it does).
+			digest := sts.Spec.Template.Annotations[argocd.SettingsAnnotation]
+			if digest == "" {
+				t.Errorf("StatefulSet %s: no pod template annotation %s", sts.Name, argocd.SettingsAnnotation)
+			}
+			for _, d := range deployments.Items {
+				if got := d.Spec.Template.Annotations[argocd.SettingsAnnotation]; got != digest {
+					t.Errorf("Deployment %s: annotation %s = %q, want %q as on the StatefulSet", d.Name, argocd.SettingsAnnotation, got, digest)
+				}
+			}
 			var cm corev1.ConfigMap
 			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "argocd-cm"}, &cm); err != nil {
 				t.Fatal(err)
@@ -132,6 +144,23 @@ return hs`
 			}
 			if len(crb.Subjects) != 1 || crb.Subjects[0].Namespace != ns {
 				t.Errorf("ClusterRoleBinding subjects = %+v, want the service account in %s", crb.Subjects, ns)
+			}
+
+			for _, again := range []struct {
+				opts    []argocd.Option
+				changed bool
+			}{{nil, false}, {[]argocd.Option{argocd.WithReconciliationTimeout(7 * time.Minute)}, true}} {
+				if err := argocd.Install(ctx, env.Client, append(slices.Clone(opts), again.opts...)...); !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Install() again = %v, want the ready timeout", err)
+				}
+				var now appsv1.StatefulSet
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(&sts), &now); err != nil {
+					t.Fatal(err)
+				}
+				if changed := now.Generation != sts.Generation || now.Spec.Template.Annotations[argocd.SettingsAnnotation] != digest; changed != again.changed {
+					t.Errorf("installed again with %d more options: StatefulSet generation %d -> %d, %s %q -> %q; want changed=%t",
+						len(again.opts), sts.Generation, now.Generation, argocd.SettingsAnnotation, digest, now.Spec.Template.Annotations[argocd.SettingsAnnotation], again.changed)
+				}
 			}
 
 			createApplication(ctx, t, ns, "to-be-uninstalled")
