@@ -153,22 +153,40 @@ func checkEnvironmentApp(ctx context.Context, t *testing.T, app, root, branch st
 }
 
 // mergeAndDelete merges branch into into on the remote, as a pull request would, and deletes branch.
+// The other features push to into meanwhile: when one did between the fetch and the push, the push
+// is refused, and the merge is made again on top of what it brought, as a person would after a pull.
 func mergeAndDelete(ctx context.Context, t *testing.T, remote, branch, into string) {
 	t.Helper()
 	dir := t.TempDir()
-	git := func(args ...string) {
-		t.Helper()
+	run := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", args...)
 		cmd.Dir = dir
 		cmd.Env = append(cmd.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@labkit.dev", "GIT_COMMITTER_NAME=e2e",
 			"GIT_COMMITTER_EMAIL=e2e@labkit.dev", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	git := func(args ...string) {
+		t.Helper()
+		if out, err := run(args...); err != nil {
 			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	git("clone", "--quiet", "--branch", into, remote, ".")
-	git("fetch", "--quiet", "origin", branch)
-	git("merge", "--quiet", "--no-ff", "--no-edit", "FETCH_HEAD")
-	git("push", "--quiet", "origin", into)
+	git("fetch", "--quiet", "origin", branch+":refs/proposal")
+	const attempts = 5 // each push races only the other features' few commits
+	for attempt := 1; ; attempt++ {
+		git("merge", "--quiet", "--no-ff", "--no-edit", "refs/proposal")
+		out, err := run("push", "--quiet", "origin", into)
+		if err == nil {
+			break
+		}
+		if attempt == attempts || !strings.Contains(out, "[rejected]") {
+			t.Fatalf("git push origin %s (attempt %d of %d): %v\n%s", into, attempt, attempts, err, out)
+		}
+		t.Logf("git push origin %s refused, %s moved on: merging again on top of it", into, into)
+		git("fetch", "--quiet", "origin", into)
+		git("reset", "--quiet", "--hard", "FETCH_HEAD")
+	}
 	git("push", "--quiet", "origin", "--delete", branch)
 }
