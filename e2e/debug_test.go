@@ -22,7 +22,8 @@ import (
 // reconcileFunc is where the breakpoint goes: the controller's Reconcile.
 const reconcileFunc = stack.ReconcileFunc
 
-func TestDebug(t *testing.T) {
+// debugFeature: under skaffold debug, a Delve client stops in Reconcile (TestControllerRestarts runs it).
+func debugFeature() features.Feature {
 	type debugKey struct{}
 	type debugging struct {
 		session *skaffold.Session
@@ -116,7 +117,7 @@ func TestDebug(t *testing.T) {
 		}).
 		Teardown(deleteNamespace()).
 		Feature()
-	test(t, debug)
+	return debug
 }
 
 // ensureChildrenFunc makes a lab's children from its spec.

@@ -20,7 +20,8 @@ import (
 // watching is what skaffold dev and debug print once they have deployed and wait for changes.
 var watching = regexp.MustCompile(`Watching for changes`)
 
-func TestDevLoop(t *testing.T) {
+// devLoopFeature: under skaffold dev, an edit is running in the cluster (TestControllerRestarts runs it).
+func devLoopFeature() features.Feature {
 	type sessionKey struct{}
 	marker := "e2e-" + rand.String(8)
 	devLoop := features.New("Under skaffold dev, a source change produces a new controller pod running the new code").
@@ -68,7 +69,7 @@ func TestDevLoop(t *testing.T) {
 			return ctx
 		}).
 		Feature()
-	test(t, devLoop)
+	return devLoop
 }
 
 type devSession struct {

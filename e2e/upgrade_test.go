@@ -24,36 +24,79 @@ import (
 	"github.com/labkit-dev/labkit/pkg/stack"
 )
 
-// upgradeLabs is how many running labs the upgrade feature rolls the controller under, as issue 14
+// upgradeLabCount is how many running labs the upgrade feature rolls the controller under, as issue 14
 // asks. Each asks for little CPU so that all fit on the cluster's one node without GPUs.
-const upgradeLabs = 20
+const upgradeLabCount = 20
 
-func TestUpgrade(t *testing.T) {
-	type beforeKey struct{}
-	marker := "e2e-upgrade-" + rand.String(8)
-	upgrade := features.New("A controller upgrade restarts no running lab: its pods keep running and nothing of its is written").
+// TestControllerRestarts runs the features that restart the controller, alone and one after another:
+// a debugger stops it, the dev loop and the upgrade replace it. The upgrade's labs are asked for
+// first and come up while the other two run: alone, that took 50 s, most of the upgrade feature.
+func TestControllerRestarts(t *testing.T) {
+	labs := &upgradeLabs{}
+	t.Cleanup(labs.cleanUp(t)) // had the upgrade feature not run, its namespace would stay
+	test(t, labs.ask(), debugFeature(), devLoopFeature(), upgradeFeature(labs))
+}
+
+// upgradeLabs hands the upgrade feature the namespace whose labs ask() asked for.
+type upgradeLabs struct {
+	s       *suite
+	ns      string
+	removed bool // by the upgrade feature's teardown
+}
+
+// ask is a feature that asks for upgradeLabCount running labs in a namespace of its own, and does not
+// wait for them.
+func (u *upgradeLabs) ask() features.Feature {
+	return features.New(fmt.Sprintf("The upgrade feature's %d labs are asked for, to come up while the debugger and the dev loop run", upgradeLabCount)).
 		WithLabel(labelNeeds, needsContainers).WithLabel(labelNeeds, needsSkaffold).
 		Setup(inNamespace("upgrade")).
-		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			s, ns := from(ctx), namespace(ctx)
+		Assess("the labs are created", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			s := from(ctx)
 			proto, _ := buildLab(ctx, t, "requests/lab-cpu.yaml")
-			start := time.Now()
-			for i := range upgradeLabs {
+			for i := range upgradeLabCount {
 				l := proto.DeepCopy()
-				l.Name = fmt.Sprintf("lab-%02d", i)
+				l.Namespace, l.Name = namespace(ctx), fmt.Sprintf("lab-%02d", i)
 				l.Spec.Resources.CPU = resource.MustParse("50m")
 				l.Spec.Resources.Memory = resource.MustParse("256Mi")
 				if err := s.client.Create(ctx, l); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for i := range upgradeLabs {
-				waitForLabWith(ctx, t, "wait-lab-ready", labNamed(ns, fmt.Sprintf("lab-%02d", i)), "Ready", func(l *labkitv1alpha1.JupyterLab) bool {
+			u.s, u.ns = s, namespace(ctx)
+			return ctx
+		}).
+		Feature()
+}
+
+// cleanUp deletes the namespace of the labs when the upgrade feature did not.
+func (u *upgradeLabs) cleanUp(t *testing.T) func() {
+	return func() {
+		if u.ns == "" || u.removed {
+			return
+		}
+		ctx := context.WithValue(context.WithValue(context.Background(), suiteKey{}, u.s), namespaceKey{}, u.ns)
+		deleteNamespace()(ctx, t, nil)
+	}
+}
+
+func upgradeFeature(labs *upgradeLabs) features.Feature {
+	type beforeKey struct{}
+	marker := "e2e-upgrade-" + rand.String(8)
+	return features.New("A controller upgrade restarts no running lab: its pods keep running and nothing of its is written").
+		WithLabel(labelNeeds, needsContainers).WithLabel(labelNeeds, needsSkaffold).
+		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if labs.ns == "" {
+				t.Fatal("the feature before did not get to ask for the labs: nothing to upgrade under")
+			}
+			ctx = context.WithValue(ctx, namespaceKey{}, labs.ns)
+			start := time.Now()
+			for i := range upgradeLabCount {
+				waitForLabWith(ctx, t, "wait-lab-ready", labNamed(labs.ns, fmt.Sprintf("lab-%02d", i)), "Ready", func(l *labkitv1alpha1.JupyterLab) bool {
 					return l.Status.Phase == labkitv1alpha1.PhaseReady
 				})
 			}
-			s.time(fmt.Sprintf("upgrade: %d labs Ready", upgradeLabs), start)
-			return context.WithValue(ctx, beforeKey{}, snapshotLabs(ctx, t, ns))
+			from(ctx).time(fmt.Sprintf("upgrade: %d labs Ready, after the debug and dev loop features", upgradeLabCount), start)
+			return context.WithValue(ctx, beforeKey{}, snapshotLabs(ctx, t, labs.ns))
 		}).
 		Assess("the controller rolled to a build with an unrelated change reconciles every lab, and changes nothing", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s, ns := from(ctx), namespace(ctx)
@@ -81,16 +124,18 @@ func TestUpgrade(t *testing.T) {
 			for _, change := range before.changes(after) {
 				t.Error(change)
 			}
-			t.Logf("%d labs: %d objects and %d pods as they were before the upgrade", upgradeLabs, len(before.objects), len(before.pods))
+			t.Logf("%d labs: %d objects and %d pods as they were before the upgrade", upgradeLabCount, len(before.objects), len(before.pods))
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			restoreController(ctx, t)
 			return ctx
 		}).
-		Teardown(deleteNamespace()).
+		Teardown(func(ctx context.Context, t *testing.T, cfg *envconf.Config) context.Context {
+			labs.removed = true
+			return deleteNamespace()(ctx, t, cfg)
+		}).
 		Feature()
-	test(t, upgrade)
 }
 
 // waitForCaughtUp waits until the controller in pod holds the leader lease and has worked through
@@ -113,7 +158,7 @@ func waitForCaughtUp(ctx context.Context, t *testing.T, pod string) float64 {
 		switch depth, busy := m.Sum("workqueue_depth", "name", "jupyterlab"), m.Sum("controller_runtime_active_workers", "controller", "jupyterlab"); {
 		case m.Sum("leader_election_master_status") != 1:
 			return "not the leader yet", nil
-		case reconciles < upgradeLabs || depth > 0 || busy > 0:
+		case reconciles < upgradeLabCount || depth > 0 || busy > 0:
 			return fmt.Sprintf("%.0f reconciles, %.0f labs queued, %.0f workers busy", reconciles, depth, busy), nil
 		}
 		return "", nil
@@ -193,8 +238,8 @@ func (before labsSnapshot) changes(after labsSnapshot) []string {
 			out = append(out, "new pod "+k+": a lab was restarted")
 		}
 	}
-	if len(before.pods) < upgradeLabs || !slices.ContainsFunc(slices.Collect(maps.Keys(before.objects)), func(k string) bool { return strings.HasPrefix(k, "Deployment ") }) {
-		out = append(out, fmt.Sprintf("%d lab pods before the upgrade, want %d, and Deployments: too little was compared", len(before.pods), upgradeLabs))
+	if len(before.pods) < upgradeLabCount || !slices.ContainsFunc(slices.Collect(maps.Keys(before.objects)), func(k string) bool { return strings.HasPrefix(k, "Deployment ") }) {
+		out = append(out, fmt.Sprintf("%d lab pods before the upgrade, want %d, and Deployments: too little was compared", len(before.pods), upgradeLabCount))
 	}
 	return out
 }
