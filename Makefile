@@ -96,7 +96,7 @@ test: vet verify local-cluster-tools ## Run unit and integration tests (envtest:
 # PROVIDER: kind (Docker), local (Docker-free: control plane, kwok and the controller as local
 # processes), or auto: kind when a Docker engine answers, else local.
 PROVIDER ?= auto
-# E2E_FLAGS: flags of the suite, e.g. --keep, --features-at-once=1 (features one after another; 4
+# E2E_FLAGS: flags of the suite, e.g. --keep, --features-at-once=1 (features one after another; 5
 # run at once by default). -parallel only lets every test that runs features side by side start: the
 # suite's --features-at-once bounds them.
 E2E_FLAGS ?=
