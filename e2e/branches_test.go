@@ -153,8 +153,9 @@ func checkEnvironmentApp(ctx context.Context, t *testing.T, app, root, branch st
 }
 
 // mergeAndDelete merges branch into into on the remote, as a pull request would, and deletes branch.
-// The other features push to into meanwhile: when one did between the fetch and the push, the push
-// is refused, and the merge is made again on top of what it brought, as a person would after a pull.
+// The other features push to into meanwhile: when one did between the fetch and the push, or during
+// the push, the push is refused, and the merge is made again on top of what the other one brought, as
+// a person would after a pull.
 func mergeAndDelete(ctx context.Context, t *testing.T, remote, branch, into string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -181,7 +182,9 @@ func mergeAndDelete(ctx context.Context, t *testing.T, remote, branch, into stri
 		if err == nil {
 			break
 		}
-		if attempt == attempts || !strings.Contains(out, "[rejected]") {
+		// Refused by git ("[rejected] ... (fetch first)") or, when the other push came while this one
+		// was being received, by the server ("cannot lock ref ... but expected ...").
+		if lost := strings.Contains(out, "[rejected]") || strings.Contains(out, "cannot lock ref"); attempt == attempts || !lost {
 			t.Fatalf("git push origin %s (attempt %d of %d): %v\n%s", into, attempt, attempts, err, out)
 		}
 		t.Logf("git push origin %s refused, %s moved on: merging again on top of it", into, into)
