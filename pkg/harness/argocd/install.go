@@ -45,7 +45,7 @@ const (
 )
 
 // SettingsAnnotation is on the pod template of every Argo CD workload Install applies: a digest of
-// the settings its components read only when they start (see startSettings). Installing again with
+// the settings its components read only when they start (settingsDigest). Installing again with
 // other settings changes it, so the pods are replaced and read them; with the same, nothing rolls.
 const SettingsAnnotation = "harness.labkit.dev/argocd-settings"
 
